@@ -1,0 +1,159 @@
+//! What a Linux package installs: the payload under the prefix, the admin entry point,
+//! the systemd unit, sysusers.d and tmpfiles.d files, and the configuration file.
+//!
+//! Shared by the deb and rpm writers, which differ only in where the unit goes and in
+//! their own metadata. The plain files come from `systemd/` (and the maintainer
+//! scripts from `debian/`), with `@NAME@` placeholders filled from the manifest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::manifest::Manifest;
+use crate::stage::Stage;
+use crate::template::{self, Vars};
+use crate::Error;
+
+/// Files under the repository root that are rendered into packages.
+pub const TEMPLATES: &[&str] = &[
+    "systemd/clawdbot-gateway.service",
+    "systemd/sysusers.conf",
+    "systemd/tmpfiles.conf",
+    "systemd/gateway.env",
+    "systemd/clawdbot-setup.sh",
+    "systemd/clawdbot.sh",
+    "debian/postinst",
+    "debian/prerm",
+    "debian/postrm",
+];
+
+/// Where the downloaded payload of one target lies.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    /// The `npm ci` tree: package.json and node_modules.
+    pub app: PathBuf,
+    /// The Node.js runtime: `bin/node` and `LICENSE`.
+    pub node: PathBuf,
+}
+
+/// The template files, read once from the repository.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    files: BTreeMap<&'static str, String>,
+}
+
+impl Templates {
+    pub fn load(root: &Path) -> Result<Templates, Error> {
+        let mut files = BTreeMap::new();
+        for name in TEMPLATES {
+            let path = root.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            files.insert(*name, text);
+        }
+        Ok(Templates { files })
+    }
+
+    pub fn render(&self, name: &str, vars: &Vars) -> Result<String, Error> {
+        let text = self.files.get(name).ok_or_else(|| Error::Template { file: name.to_owned(), message: "not a known template".into() })?;
+        template::render(name, text, vars)
+    }
+}
+
+/// Which packaging conventions the tree follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Deb,
+    Rpm,
+}
+
+impl Flavor {
+    /// Debian bookworm's policy still ships units in /lib; RPM distributions use /usr/lib.
+    pub fn unit_dir(self) -> &'static str {
+        match self {
+            Flavor::Deb => "/lib/systemd/system",
+            Flavor::Rpm => "/usr/lib/systemd/system",
+        }
+    }
+}
+
+/// Install paths derived from the manifest.
+pub struct Paths {
+    pub node: String,
+    pub node_license: String,
+    pub app: String,
+    pub entry: String,
+    pub setup: String,
+    pub sysusers: String,
+    pub tmpfiles: String,
+    pub env_file: String,
+}
+
+impl Paths {
+    pub fn new(m: &Manifest) -> Paths {
+        let prefix = &m.linux.prefix;
+        let name = &m.package.name;
+        Paths {
+            node: format!("{prefix}/node/bin/node"),
+            node_license: format!("{prefix}/node/LICENSE"),
+            app: format!("{prefix}/app"),
+            entry: format!("{prefix}/app/{}", m.payload.entry),
+            setup: format!("{prefix}/libexec/{name}-setup"),
+            sysusers: format!("/usr/lib/sysusers.d/{name}.conf"),
+            tmpfiles: format!("/usr/lib/tmpfiles.d/{name}.conf"),
+            env_file: format!("{}/gateway.env", m.linux.config_dir),
+        }
+    }
+}
+
+/// The values of the `@NAME@` placeholders.
+pub fn vars(m: &Manifest) -> Vars {
+    let p = Paths::new(m);
+    let l = &m.linux;
+    let file_name = |path: &str| path.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
+    Vars::from([
+        ("NAME", m.package.name.clone()),
+        ("VERSION", m.package.version.clone()),
+        ("DESCRIPTION", m.service.description.clone()),
+        ("HOMEPAGE", m.package.homepage.clone()),
+        ("UNIT", m.service.unit.clone()),
+        ("PORT", m.service.port.to_string()),
+        ("SHELL", m.service.shell.clone()),
+        ("PREFIX", l.prefix.clone()),
+        ("USER", l.user.clone()),
+        ("GROUP", l.group.clone()),
+        ("STATE_DIR", l.state_dir.clone()),
+        ("CACHE_DIR", l.cache_dir.clone()),
+        ("CONFIG_DIR", l.config_dir.clone()),
+        ("STATE_NAME", l.state_dir.trim_start_matches("/var/lib/").to_owned()),
+        ("CACHE_NAME", l.cache_dir.trim_start_matches("/var/cache/").to_owned()),
+        ("NODE", p.node.clone()),
+        ("ENTRY", p.entry.clone()),
+        ("SETUP", p.setup.clone()),
+        ("SYSUSERS_NAME", file_name(&p.sysusers)),
+        ("TMPFILES_NAME", file_name(&p.tmpfiles)),
+    ])
+}
+
+/// Stages everything a Linux package installs.
+pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templates) -> Result<Stage, Error> {
+    let vars = vars(m);
+    let p = Paths::new(m);
+    let render = |name: &str| templates.render(name, &vars);
+    let mut s = Stage::new();
+
+    s.add_disk_file(&p.node, &payload.node.join("bin/node"), 0o755)?;
+    s.add_disk_file(&p.node_license, &payload.node.join("LICENSE"), 0o644)?;
+    s.add_tree(&p.app, &payload.app)?;
+    match s.get(&p.entry) {
+        Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
+        _ => return Err(Error::Stage(format!("the payload in {} has no gateway entry point {}", payload.app.display(), m.payload.entry))),
+    }
+
+    s.add_bytes(&p.setup, render("systemd/clawdbot-setup.sh")?, 0o755)?;
+    s.add_bytes(&m.linux.bin, render("systemd/clawdbot.sh")?, 0o755)?;
+    s.add_bytes(&format!("{}/{}", flavor.unit_dir(), m.service.unit), render("systemd/clawdbot-gateway.service")?, 0o644)?;
+    s.add_bytes(&p.sysusers, render("systemd/sysusers.conf")?, 0o644)?;
+    s.add_bytes(&p.tmpfiles, render("systemd/tmpfiles.conf")?, 0o644)?;
+    // Root-only: systemd reads it before dropping privileges; it may hold API keys.
+    s.add_config(&p.env_file, render("systemd/gateway.env")?, 0o600)?;
+    Ok(s)
+}

@@ -1,0 +1,405 @@
+//! The manifest model: `clawdbot.toml` read with serde and checked value by value.
+//!
+//! Everything a format writer knows about the package comes from here. This module
+//! only parses and validates; it does not touch the payload or the file system
+//! beyond reading the one file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::target::Target;
+
+/// A manifest that failed to load: which file, which key, what is wrong.
+#[derive(Debug)]
+pub struct ManifestError {
+    pub file: PathBuf,
+    /// Dotted key path (`package.version`), empty when the file could not be parsed at all.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub package: Package,
+    pub payload: Payload,
+    pub service: Service,
+    pub linux: Linux,
+    pub deb: Deb,
+    #[serde(default)]
+    pub rpm: Option<Rpm>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub name: String,
+    /// Upstream (npm) version, e.g. `2026.1.24-3`.
+    pub version: String,
+    pub revision: u32,
+    pub summary: String,
+    pub description: String,
+    pub maintainer: String,
+    pub homepage: String,
+    pub license: String,
+    pub copyright: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    /// Directory (relative to the manifest) holding package.json and package-lock.json.
+    pub npm_dir: PathBuf,
+    /// The CLI entry point relative to the installed app directory.
+    pub entry: String,
+    pub node: Node,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub version: String,
+    pub targets: BTreeMap<String, NodeRuntime>,
+}
+
+/// One Node.js runtime tarball from the npm registry, pinned by integrity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRuntime {
+    pub package: String,
+    pub version: String,
+    /// Subresource-integrity string as the registry publishes it (`sha512-<base64>`).
+    pub integrity: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub unit: String,
+    pub launchd_label: String,
+    pub description: String,
+    pub port: u16,
+    pub shell: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Linux {
+    pub prefix: String,
+    pub bin: String,
+    pub user: String,
+    pub group: String,
+    pub state_dir: String,
+    pub cache_dir: String,
+    pub config_dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deb {
+    pub section: String,
+    pub priority: String,
+    pub depends: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rpm {
+    pub group: String,
+    pub requires: Vec<String>,
+}
+
+impl Manifest {
+    /// Reads and validates a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            file: path.to_owned(),
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Manifest::parse(&text, path)
+    }
+
+    /// Parses and validates manifest text; `file` is only used in error messages.
+    pub fn parse(text: &str, file: &Path) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError {
+            file: file.to_owned(),
+            key: String::new(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        manifest.validate().map_err(|(key, message)| ManifestError {
+            file: file.to_owned(),
+            key,
+            message,
+        })?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<(), (String, String)> {
+        let p = &self.package;
+        check("package.name", &p.name, is_package_name, "must be lower-case letters, digits, '+', '-', '.', starting with a letter or digit")?;
+        check("package.version", &p.version, |v| UpstreamVersion::parse(v).is_some(), "must look like an npm version: MAJOR.MINOR.PATCH with an optional -SUFFIX of letters, digits and dots")?;
+        if p.revision == 0 {
+            return Err(bad("package.revision", "must be 1 or more"));
+        }
+        for (key, value) in [("package.summary", &p.summary), ("package.description", &p.description), ("package.copyright", &p.copyright), ("package.license", &p.license)] {
+            if value.trim().is_empty() {
+                return Err(bad(key, "must not be empty"));
+            }
+        }
+        if p.summary.len() > 80 || p.summary.contains('\n') {
+            return Err(bad("package.summary", "must be one line of at most 80 characters"));
+        }
+        check("package.license", &p.license, |l| l == "MIT", "is not supported: the packages carry the MIT licence text only")?;
+        check("package.maintainer", &p.maintainer, is_maintainer, "must be 'Name <address@domain>'")?;
+        check("package.homepage", &p.homepage, |h| h.starts_with("https://") && !h.contains(char::is_whitespace), "must be an https:// URL")?;
+
+        let entry = &self.payload.entry;
+        check("payload.entry", entry, |e| is_relative_clean(e), "must be a relative path without '..'")?;
+        check("payload.npm_dir", &self.payload.npm_dir.to_string_lossy(), is_relative_clean, "must be a relative path without '..'")?;
+        for (name, rt) in &self.payload.node.targets {
+            let key = format!("payload.node.targets.{name}");
+            if name.parse::<Target>().is_err() {
+                return Err((key, format!("unknown target '{name}' (known: {})", Target::ALL.map(|t| t.name()).join(", "))));
+            }
+            check(&format!("{key}.package"), &rt.package, is_package_name, "must be an npm package name")?;
+            check(&format!("{key}.version"), &rt.version, |v| UpstreamVersion::parse(v).is_some(), "must be a version such as 22.23.3")?;
+            check(&format!("{key}.integrity"), &rt.integrity, |i| sri_sha512(i).is_some(), "must be 'sha512-' followed by the base64 of a 64-byte digest")?;
+        }
+
+        let s = &self.service;
+        check("service.unit", &s.unit, |u| u.ends_with(".service") && is_word(u.trim_end_matches(".service")), "must be NAME.service")?;
+        check("service.launchd_label", &s.launchd_label, is_word, "must be letters, digits, '.', '-', '_'")?;
+        check("service.description", &s.description, |d| !d.trim().is_empty() && !d.contains(['\n', '"', '\'', '$', '%', '\\']), "must be one line without quotes, '$', '%' or '\\'")?;
+        if s.port == 0 {
+            return Err(bad("service.port", "must be 1-65535"));
+        }
+        check("service.shell", &s.shell, is_abs_clean, "must be an absolute path")?;
+
+        let l = &self.linux;
+        for (key, value) in [("linux.prefix", &l.prefix), ("linux.bin", &l.bin), ("linux.state_dir", &l.state_dir), ("linux.cache_dir", &l.cache_dir), ("linux.config_dir", &l.config_dir)] {
+            check(key, value, is_abs_clean, "must be an absolute path of letters, digits, '/', '.', '_', '-' without '..' or a trailing '/'")?;
+            if value.matches('/').count() < 2 {
+                return Err(bad(key, "must be at least two levels below /"));
+            }
+        }
+        check("linux.state_dir", &l.state_dir, |d| d.starts_with("/var/lib/"), "must be below /var/lib (it is the unit's StateDirectory=)")?;
+        check("linux.cache_dir", &l.cache_dir, |d| d.starts_with("/var/cache/"), "must be below /var/cache (it is the unit's CacheDirectory=)")?;
+        check("linux.user", &l.user, is_user_name, "must be a system account name: lower-case letters, digits, '_', '-', at most 32")?;
+        check("linux.group", &l.group, is_user_name, "must be a system group name: lower-case letters, digits, '_', '-', at most 32")?;
+
+        check("deb.section", &self.deb.section, is_word, "must be a Debian section name")?;
+        check("deb.priority", &self.deb.priority, |p| ["required", "important", "standard", "optional"].contains(&p), "must be required, important, standard or optional")?;
+        for (i, dep) in self.deb.depends.iter().enumerate() {
+            check(&format!("deb.depends[{i}]"), dep, |d| !d.trim().is_empty() && !d.contains([',', '\n']), "must be one dependency (alternatives with '|'), without ','")?;
+        }
+        if let Some(rpm) = &self.rpm {
+            check("rpm.group", &rpm.group, |g| !g.trim().is_empty() && !g.contains('\n'), "must be one line")?;
+            for (i, req) in rpm.requires.iter().enumerate() {
+                check(&format!("rpm.requires[{i}]"), req, |r| !r.trim().is_empty() && !r.contains([',', '\n']), "must be one requirement")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The pinned Node.js runtime for a target, if the manifest has one.
+    pub fn node_runtime(&self, target: Target) -> Option<&NodeRuntime> {
+        self.payload.node.targets.get(target.name())
+    }
+
+    pub fn upstream_version(&self) -> UpstreamVersion {
+        UpstreamVersion::parse(&self.package.version).expect("validated at load")
+    }
+
+    /// The Debian version: `UPSTREAM-REVISION`, see [`UpstreamVersion::distro`].
+    pub fn deb_version(&self) -> String {
+        format!("{}-{}", self.upstream_version().distro(), self.package.revision)
+    }
+}
+
+/// An npm version split into its release and its suffix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamVersion {
+    pub release: String,
+    pub suffix: Option<String>,
+}
+
+impl UpstreamVersion {
+    pub fn parse(v: &str) -> Option<UpstreamVersion> {
+        let (release, suffix) = match v.split_once('-') {
+            Some((r, s)) => (r, Some(s)),
+            None => (v, None),
+        };
+        let parts: Vec<&str> = release.split('.').collect();
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+        if let Some(s) = suffix {
+            if s.is_empty() || s.split('.').any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric())) {
+                return None;
+            }
+        }
+        Some(UpstreamVersion { release: release.to_owned(), suffix: suffix.map(str::to_owned) })
+    }
+
+    /// The version as dpkg and rpm should see it, so that both sort releases in
+    /// publication order:
+    ///
+    /// - a purely numeric suffix is a re-release of the same version (upstream published
+    ///   `2026.1.24-3` after `2026.1.24` to fix it), so it becomes a fourth component:
+    ///   `2026.1.24-3` → `2026.1.24.3`, which sorts after `2026.1.24` and before `2026.1.25`;
+    /// - any other suffix is a pre-release and sorts before the release with `~`:
+    ///   `2026.2.0-beta.1` → `2026.2.0~beta.1`.
+    ///
+    /// The result contains no `-`, so it is a valid RPM `Version` and a Debian upstream version.
+    pub fn distro(&self) -> String {
+        match &self.suffix {
+            None => self.release.clone(),
+            Some(s) if s.bytes().all(|b| b.is_ascii_digit()) => format!("{}.{}", self.release, s),
+            Some(s) => format!("{}~{}", self.release, s),
+        }
+    }
+}
+
+/// Decodes a `sha512-<base64>` integrity string into its digest.
+pub fn sri_sha512(integrity: &str) -> Option<Vec<u8>> {
+    let b64 = integrity.strip_prefix("sha512-")?;
+    let digest = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    (digest.len() == 64).then_some(digest)
+}
+
+fn check(key: &str, value: &str, ok: impl Fn(&str) -> bool, what: &str) -> Result<(), (String, String)> {
+    if ok(value) {
+        Ok(())
+    } else {
+        Err((key.to_owned(), format!("{value:?} {what}")))
+    }
+}
+
+fn bad(key: &str, message: &str) -> (String, String) {
+    (key.to_owned(), message.to_owned())
+}
+
+fn is_package_name(s: &str) -> bool {
+    let s = s.strip_prefix('@').map(|s| s.replacen('/', "-", 1)).unwrap_or_else(|| s.to_owned());
+    s.len() >= 2
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+}
+
+fn is_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+fn is_user_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && (s.as_bytes()[0].is_ascii_lowercase() || s.as_bytes()[0] == b'_')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-".contains(&b))
+}
+
+fn is_maintainer(s: &str) -> bool {
+    let Some((name, rest)) = s.split_once(" <") else { return false };
+    let Some(addr) = rest.strip_suffix('>') else { return false };
+    !name.trim().is_empty() && addr.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.')) && !addr.contains([' ', '<', '>'])
+}
+
+/// Absolute, normalised, and made only of characters that need no quoting in a
+/// shell script, a systemd unit or a plist.
+pub(crate) fn is_abs_clean(s: &str) -> bool {
+    s.starts_with('/') && s.len() > 1 && is_relative_clean(&s[1..])
+}
+
+pub(crate) fn is_relative_clean(s: &str) -> bool {
+    !s.is_empty()
+        && !s.ends_with('/')
+        && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../clawdbot.toml")).unwrap()
+    }
+
+    fn err(text: &str) -> ManifestError {
+        Manifest::parse(text, Path::new("m.toml")).unwrap_err()
+    }
+
+    #[test]
+    fn the_shipped_manifest_is_valid() {
+        let m = Manifest::parse(&real(), Path::new("clawdbot.toml")).unwrap();
+        assert_eq!(m.package.name, "clawdbot");
+        assert_eq!(m.deb_version(), "2026.1.24.3-1");
+        for t in [Target::LinuxX64, Target::LinuxArm64, Target::DarwinX64, Target::DarwinArm64] {
+            assert!(m.node_runtime(t).is_some(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = err(&real().replace("revision = 1", "revision = 1\nrevison = 2"));
+        assert!(e.to_string().contains("unknown field `revison`"), "{e}");
+        assert!(e.to_string().starts_with("m.toml: "), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("version = \"2026.1.24-3\"", "version = \"latest\"", "package.version"),
+            ("revision = 1", "revision = 0", "package.revision"),
+            ("port = 18789", "port = 0", "service.port"),
+            ("state_dir = \"/var/lib/clawdbot\"", "state_dir = \"/var/lib/../../etc\"", "linux.state_dir"),
+            ("state_dir = \"/var/lib/clawdbot\"", "state_dir = \"/var/lib/claw bot\"", "linux.state_dir"),
+            ("user = \"clawdbot\"", "user = \"Root;rm\"", "linux.user"),
+            ("priority = \"optional\"", "priority = \"urgent\"", "deb.priority"),
+            ("entry = \"node_modules/clawdbot/dist/entry.js\"", "entry = \"../x.js\"", "payload.entry"),
+            ("[payload.node.targets.linux-x64]", "[payload.node.targets.linux-s390x]", "payload.node.targets.linux-s390x"),
+            ("integrity = \"sha512-qHnz", "integrity = \"sha1-qHnz", "payload.node.targets.linux-x64.integrity"),
+            ("maintainer = \"Clawdbot system packages <packages@clawdbot.dev>\"", "maintainer = \"nobody\"", "package.maintainer"),
+        ];
+        for (from, to, key) in cases {
+            let text = real();
+            assert!(text.contains(from), "fixture drifted: {from}");
+            let e = err(&text.replacen(from, to, 1));
+            assert_eq!(e.key, key, "{e}");
+        }
+    }
+
+    #[test]
+    fn wrong_type_is_a_parse_error_with_a_line() {
+        let e = err(&real().replace("port = 18789", "port = \"http\""));
+        assert!(e.to_string().contains("line"), "{e}");
+        assert!(e.to_string().contains("port"), "{e}");
+    }
+
+    #[test]
+    fn versions_map_so_that_they_sort() {
+        let d = |v: &str| UpstreamVersion::parse(v).unwrap().distro();
+        assert_eq!(d("2026.1.24"), "2026.1.24");
+        assert_eq!(d("2026.1.24-3"), "2026.1.24.3");
+        assert_eq!(d("2026.2.0-beta.1"), "2026.2.0~beta.1");
+        assert!(UpstreamVersion::parse("1.2").is_none());
+        assert!(UpstreamVersion::parse("1.2.3-").is_none());
+        assert!(UpstreamVersion::parse("1.2.3-a b").is_none());
+    }
+}

@@ -1,0 +1,309 @@
+//! The staged tree: every path a package installs, with its kind, mode and source.
+//!
+//! A stage is metadata only. Payload files stay where `npm ci` and the runtime fetch
+//! left them and are read once, by the writer that streams them into an archive; no
+//! second copy of the payload is made on disk. All entries are owned by root: the
+//! service user owns nothing it could use to change the code it runs.
+//!
+//! This module never writes files.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file on disk, read when the archive is written.
+    Disk(PathBuf),
+    /// Bytes rendered at build time (scripts, unit files, documentation).
+    Bytes(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    File(Source),
+    Dir,
+    /// A symbolic link with a relative target inside the stage.
+    Symlink(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: Kind,
+    /// Permission bits (no file type bits).
+    pub mode: u32,
+    /// Size in bytes of a file (0 for directories, the target length for links).
+    pub size: u64,
+    /// A configuration file the administrator may edit: kept on upgrade.
+    pub config: bool,
+}
+
+/// All entries of one package, keyed by absolute install path, in sorted order
+/// (parents before children).
+#[derive(Debug, Clone, Default)]
+pub struct Stage {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Stage {
+    pub fn new() -> Stage {
+        Stage::default()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.entries.iter().map(|(p, e)| (p.as_str(), e))
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        self.entries.get(path)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Paths of the configuration files, sorted.
+    pub fn config_files(&self) -> Vec<&str> {
+        self.iter().filter(|(_, e)| e.config).map(|(p, _)| p).collect()
+    }
+
+    /// Size as dpkg counts it: each file rounded up to KiB, one KiB per other entry.
+    pub fn installed_size_kib(&self) -> u64 {
+        self.entries
+            .values()
+            .map(|e| match e.kind {
+                Kind::File(_) => e.size.div_ceil(1024),
+                _ => 1,
+            })
+            .sum()
+    }
+
+    pub fn file_bytes(&self) -> u64 {
+        self.entries.values().filter(|e| matches!(e.kind, Kind::File(_))).map(|e| e.size).sum()
+    }
+
+    pub fn add_dir(&mut self, path: &str, mode: u32) -> Result<(), Error> {
+        self.insert(path, Entry { kind: Kind::Dir, mode, size: 0, config: false })
+    }
+
+    pub fn add_bytes(&mut self, path: &str, bytes: impl Into<Vec<u8>>, mode: u32) -> Result<(), Error> {
+        let bytes = bytes.into();
+        let size = bytes.len() as u64;
+        self.insert(path, Entry { kind: Kind::File(Source::Bytes(bytes)), mode, size, config: false })
+    }
+
+    /// A configuration file: installed if absent, never overwritten once edited.
+    pub fn add_config(&mut self, path: &str, bytes: impl Into<Vec<u8>>, mode: u32) -> Result<(), Error> {
+        self.add_bytes(path, bytes, mode)?;
+        self.entries.get_mut(path).expect("just added").config = true;
+        Ok(())
+    }
+
+    pub fn add_disk_file(&mut self, path: &str, source: &Path, mode: u32) -> Result<(), Error> {
+        let meta = fs::symlink_metadata(source).map_err(|e| Error::io(source, e))?;
+        if !meta.is_file() {
+            return Err(Error::Stage(format!("{} is not a regular file", source.display())));
+        }
+        self.insert(path, Entry { kind: Kind::File(Source::Disk(source.to_owned())), mode, size: meta.len(), config: false })
+    }
+
+    /// Adds the tree below `source` at `dest`, with normalised modes: directories 0755,
+    /// files 0644, or 0755 when the source is executable *and* is an ELF binary or a
+    /// `#!` script. Symbolic links must stay inside `dest`.
+    pub fn add_tree(&mut self, dest: &str, source: &Path) -> Result<(), Error> {
+        let meta = fs::symlink_metadata(source).map_err(|e| Error::io(source, e))?;
+        if !meta.is_dir() {
+            return Err(Error::Stage(format!("payload directory {} is missing or not a directory", source.display())));
+        }
+        self.add_dir(dest, 0o755)?;
+        self.walk(dest, dest, source)
+    }
+
+    fn walk(&mut self, root: &str, dest: &str, dir: &Path) -> Result<(), Error> {
+        let mut children: Vec<_> = fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .map(|r| r.map(|d| d.path()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::io(dir, e))?;
+        children.sort();
+        for path in children {
+            let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| Error::Stage(format!("{}: file name is not UTF-8", path.display())))?;
+            let to = format!("{dest}/{name}");
+            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                self.add_dir(&to, 0o755)?;
+                self.walk(root, &to, &path)?;
+            } else if ft.is_symlink() {
+                let target = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
+                let target = target.to_str().ok_or_else(|| Error::Stage(format!("{}: link target is not UTF-8", path.display())))?;
+                self.add_symlink_within(root, &to, target)?;
+            } else if ft.is_file() {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if meta.permissions().mode() & 0o111 != 0 && is_program(&path)? { 0o755 } else { 0o644 };
+                self.insert(&to, Entry { kind: Kind::File(Source::Disk(path.clone())), mode, size: meta.len(), config: false })?;
+            } else {
+                return Err(Error::Stage(format!("{}: not a file, directory or symbolic link", path.display())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a relative symbolic link at `path`, refusing targets that leave `root`.
+    pub fn add_symlink_within(&mut self, root: &str, path: &str, target: &str) -> Result<(), Error> {
+        if target.starts_with('/') {
+            return Err(Error::Stage(format!("{path}: symbolic link to absolute path {target} (only links inside {root} are allowed)")));
+        }
+        let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+        let mut resolved: Vec<&str> = parent.split('/').filter(|c| !c.is_empty()).collect();
+        for c in target.split('/') {
+            match c {
+                "" | "." => {}
+                ".." => {
+                    resolved.pop();
+                }
+                c => resolved.push(c),
+            }
+        }
+        let resolved = format!("/{}", resolved.join("/"));
+        if !(resolved == root || resolved.starts_with(&format!("{root}/"))) {
+            return Err(Error::Stage(format!("{path}: symbolic link to {target} escapes {root}")));
+        }
+        self.insert(path, Entry { kind: Kind::Symlink(target.to_owned()), mode: 0o777, size: target.len() as u64, config: false })
+    }
+
+    /// Removes an entry and everything below it; returns how many entries went.
+    pub fn remove_tree(&mut self, path: &str) -> usize {
+        let prefix = format!("{path}/");
+        let before = self.entries.len();
+        self.entries.retain(|p, _| p != path && !p.starts_with(&prefix));
+        before - self.entries.len()
+    }
+
+    fn insert(&mut self, path: &str, entry: Entry) -> Result<(), Error> {
+        check_path(path)?;
+        if self.entries.contains_key(path) {
+            return Err(Error::Stage(format!("{path} is staged twice")));
+        }
+        // Parents are directories, created implicitly with the usual mode.
+        let mut parent = path;
+        while let Some((p, _)) = parent.rsplit_once('/') {
+            if p.is_empty() {
+                break;
+            }
+            match self.entries.get(p) {
+                Some(Entry { kind: Kind::Dir, .. }) => break,
+                Some(_) => return Err(Error::Stage(format!("{path}: parent {p} is staged as a file"))),
+                None => {
+                    self.entries.insert(p.to_owned(), Entry { kind: Kind::Dir, mode: 0o755, size: 0, config: false });
+                }
+            }
+            parent = p;
+        }
+        self.entries.insert(path.to_owned(), entry);
+        Ok(())
+    }
+}
+
+/// An install path must be absolute and normalised: nothing in it may point
+/// outside the staging root.
+fn check_path(path: &str) -> Result<(), Error> {
+    let ok = path.starts_with('/')
+        && path.len() > 1
+        && !path.ends_with('/')
+        && path[1..].split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && !path.contains(['\n', '\0']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Stage(format!("install path {path:?} is not an absolute, normalised path inside the staging root")))
+    }
+}
+
+/// ELF binaries and `#!` scripts keep their executable bit; anything else marked
+/// executable in an npm tarball (JSON, Markdown, plain JS modules) loses it.
+fn is_program(path: &Path) -> Result<bool, Error> {
+    let mut head = [0u8; 4];
+    let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = f.read(&mut head).map_err(|e| Error::io(path, e))?;
+    Ok(head[..n].starts_with(b"#!") || head[..n] == *b"\x7fELF")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn tree_modes_are_normalised_and_parents_are_implicit() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("a/b")).unwrap();
+        fs::write(d.join("a/readme.md"), "x").unwrap();
+        fs::set_permissions(d.join("a/readme.md"), fs::Permissions::from_mode(0o777)).unwrap();
+        fs::write(d.join("a/b/cli.js"), "#!/usr/bin/env node\n").unwrap();
+        fs::set_permissions(d.join("a/b/cli.js"), fs::Permissions::from_mode(0o775)).unwrap();
+        fs::write(d.join("a/b/lib.js"), "module.exports=1").unwrap();
+        fs::set_permissions(d.join("a/b/lib.js"), fs::Permissions::from_mode(0o600)).unwrap();
+        symlink("b/cli.js", d.join("a/cli")).unwrap();
+
+        let mut s = Stage::new();
+        s.add_tree("/usr/lib/x", d).unwrap();
+        let modes: Vec<(&str, u32)> = s.iter().map(|(p, e)| (p, e.mode)).collect();
+        assert_eq!(
+            modes,
+            [
+                ("/usr", 0o755),
+                ("/usr/lib", 0o755),
+                ("/usr/lib/x", 0o755),
+                ("/usr/lib/x/a", 0o755),
+                ("/usr/lib/x/a/b", 0o755),
+                ("/usr/lib/x/a/b/cli.js", 0o755),
+                ("/usr/lib/x/a/b/lib.js", 0o644),
+                ("/usr/lib/x/a/cli", 0o777),
+                ("/usr/lib/x/a/readme.md", 0o644),
+            ]
+        );
+        assert_eq!(s.get("/usr/lib/x/a/cli").unwrap().kind, Kind::Symlink("b/cli.js".into()));
+        assert_eq!(s.installed_size_kib(), 6 + 3);
+    }
+
+    #[test]
+    fn links_out_of_the_tree_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        symlink("../../../etc/shadow", dir.path().join("evil")).unwrap();
+        let e = Stage::new().add_tree("/usr/lib/x", dir.path()).unwrap_err().to_string();
+        assert!(e.contains("/usr/lib/x/evil: symbolic link to ../../../etc/shadow escapes /usr/lib/x"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        symlink("/etc/passwd", dir.path().join("abs")).unwrap();
+        let e = Stage::new().add_tree("/usr/lib/x", dir.path()).unwrap_err().to_string();
+        assert!(e.contains("absolute path /etc/passwd"), "{e}");
+    }
+
+    #[test]
+    fn paths_escaping_the_root_or_staged_twice_are_refused() {
+        let mut s = Stage::new();
+        for bad in ["relative/x", "/usr/../etc/x", "/usr//x", "/usr/x/", "/"] {
+            let e = s.add_bytes(bad, "x", 0o644).unwrap_err().to_string();
+            assert!(e.contains("not an absolute, normalised path"), "{bad}: {e}");
+        }
+        s.add_bytes("/etc/x", "1", 0o644).unwrap();
+        assert!(s.add_bytes("/etc/x", "2", 0o644).unwrap_err().to_string().contains("staged twice"));
+        assert!(s.add_bytes("/etc/x/y", "2", 0o644).unwrap_err().to_string().contains("staged as a file"));
+    }
+
+    #[test]
+    fn a_missing_payload_is_an_error_naming_it() {
+        let e = Stage::new().add_tree("/usr/lib/x", Path::new("/nonexistent/payload")).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/payload"), "{e}");
+    }
+}

@@ -1,0 +1,53 @@
+//! `@NAME@` substitution for the plain files under `systemd/` and `debian/`.
+//!
+//! The files stay readable (and copyable by any distribution's packager) with the
+//! placeholders in them; every value comes from the manifest. A placeholder with no
+//! value is an error naming the file, so a typo never ships as literal text.
+
+use std::collections::BTreeMap;
+
+use crate::Error;
+
+pub type Vars = BTreeMap<&'static str, String>;
+
+/// Replaces every `@NAME@` (NAME: upper-case letters, digits, `_`) with its value.
+pub fn render(file: &str, text: &str, vars: &Vars) -> Result<String, Error> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('@') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let name_len = after.bytes().take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_').count();
+        if name_len > 0 && after.as_bytes().get(name_len) == Some(&b'@') {
+            let name = &after[..name_len];
+            let value = vars.get(name).ok_or_else(|| Error::Template {
+                file: file.to_owned(),
+                message: format!("unknown placeholder @{name}@ (known: {})", vars.keys().copied().collect::<Vec<_>>().join(", ")),
+            })?;
+            out.push_str(value);
+            rest = &after[name_len + 1..];
+        } else {
+            out.push('@');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_and_leaves_other_at_signs() {
+        let vars = Vars::from([("USER", "clawdbot".to_owned())]);
+        assert_eq!(render("f", "User=@USER@ mail a@b.c @ @x@", &vars).unwrap(), "User=clawdbot mail a@b.c @ @x@");
+    }
+
+    #[test]
+    fn unknown_placeholder_names_file_and_placeholder() {
+        let e = render("systemd/x.service", "User=@USR@", &Vars::new()).unwrap_err().to_string();
+        assert!(e.starts_with("systemd/x.service: unknown placeholder @USR@"), "{e}");
+    }
+}
