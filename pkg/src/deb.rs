@@ -78,10 +78,8 @@ fn ar_member(w: &mut File, name: &str, mtime: u64, size: u64, data: &mut impl io
 
 fn control_tar(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, md5sums: &str, opts: &BuildOptions) -> Result<Vec<u8>, Error> {
     let vars = linux::vars(m);
-    let mut files: Vec<(&str, Vec<u8>, u32)> = vec![
-        ("control", control(m, target, stage).into_bytes(), 0o644),
-        ("md5sums", md5sums.as_bytes().to_vec(), 0o644),
-    ];
+    let mut files: Vec<(&str, Vec<u8>, u32)> =
+        vec![("control", control(m, target, stage).into_bytes(), 0o644), ("md5sums", md5sums.as_bytes().to_vec(), 0o644)];
     let conffiles: String = stage.config_files().iter().map(|p| format!("{p}\n")).collect();
     if !conffiles.is_empty() {
         files.push(("conffiles", conffiles.into_bytes(), 0o644));

@@ -128,37 +128,34 @@ pub struct Rpm {
 impl Manifest {
     /// Reads and validates a manifest file.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
-            file: path.to_owned(),
-            key: String::new(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ManifestError { file: path.to_owned(), key: String::new(), message: format!("cannot read: {e}") })?;
         Manifest::parse(&text, path)
     }
 
     /// Parses and validates manifest text; `file` is only used in error messages.
     pub fn parse(text: &str, file: &Path) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError {
-            file: file.to_owned(),
-            key: String::new(),
-            message: e.to_string().trim_end().to_owned(),
-        })?;
-        manifest.validate().map_err(|(key, message)| ManifestError {
-            file: file.to_owned(),
-            key,
-            message,
-        })?;
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError { file: file.to_owned(), key: String::new(), message: e.to_string().trim_end().to_owned() })?;
+        manifest.validate().map_err(|(key, message)| ManifestError { file: file.to_owned(), key, message })?;
         Ok(manifest)
     }
 
     fn validate(&self) -> Result<(), (String, String)> {
         let p = &self.package;
         check("package.name", &p.name, is_package_name, "must be lower-case letters, digits, '+', '-', '.', starting with a letter or digit")?;
-        check("package.version", &p.version, |v| UpstreamVersion::parse(v).is_some(), "must look like an npm version: MAJOR.MINOR.PATCH with an optional -SUFFIX of letters, digits and dots")?;
+        check(
+            "package.version",
+            &p.version,
+            |v| UpstreamVersion::parse(v).is_some(),
+            "must look like an npm version: MAJOR.MINOR.PATCH with an optional -SUFFIX of letters, digits and dots",
+        )?;
         if p.revision == 0 {
             return Err(bad("package.revision", "must be 1 or more"));
         }
-        for (key, value) in [("package.summary", &p.summary), ("package.description", &p.description), ("package.copyright", &p.copyright), ("package.license", &p.license)] {
+        for (key, value) in
+            [("package.summary", &p.summary), ("package.description", &p.description), ("package.copyright", &p.copyright), ("package.license", &p.license)]
+        {
             if value.trim().is_empty() {
                 return Err(bad(key, "must not be empty"));
             }
@@ -186,14 +183,25 @@ impl Manifest {
         let s = &self.service;
         check("service.unit", &s.unit, |u| u.ends_with(".service") && is_word(u.trim_end_matches(".service")), "must be NAME.service")?;
         check("service.launchd_label", &s.launchd_label, is_word, "must be letters, digits, '.', '-', '_'")?;
-        check("service.description", &s.description, |d| !d.trim().is_empty() && !d.contains(['\n', '"', '\'', '$', '%', '\\']), "must be one line without quotes, '$', '%' or '\\'")?;
+        check(
+            "service.description",
+            &s.description,
+            |d| !d.trim().is_empty() && !d.contains(['\n', '"', '\'', '$', '%', '\\']),
+            "must be one line without quotes, '$', '%' or '\\'",
+        )?;
         if s.port == 0 {
             return Err(bad("service.port", "must be 1-65535"));
         }
         check("service.shell", &s.shell, is_abs_clean, "must be an absolute path")?;
 
         let l = &self.linux;
-        for (key, value) in [("linux.prefix", &l.prefix), ("linux.bin", &l.bin), ("linux.state_dir", &l.state_dir), ("linux.cache_dir", &l.cache_dir), ("linux.config_dir", &l.config_dir)] {
+        for (key, value) in [
+            ("linux.prefix", &l.prefix),
+            ("linux.bin", &l.bin),
+            ("linux.state_dir", &l.state_dir),
+            ("linux.cache_dir", &l.cache_dir),
+            ("linux.config_dir", &l.config_dir),
+        ] {
             check(key, value, is_abs_clean, "must be an absolute path of letters, digits, '/', '.', '_', '-' without '..' or a trailing '/'")?;
             if value.matches('/').count() < 2 {
                 return Err(bad(key, "must be at least two levels below /"));
@@ -205,9 +213,19 @@ impl Manifest {
         check("linux.group", &l.group, is_user_name, "must be a system group name: lower-case letters, digits, '_', '-', at most 32")?;
 
         check("deb.section", &self.deb.section, is_word, "must be a Debian section name")?;
-        check("deb.priority", &self.deb.priority, |p| ["required", "important", "standard", "optional"].contains(&p), "must be required, important, standard or optional")?;
+        check(
+            "deb.priority",
+            &self.deb.priority,
+            |p| ["required", "important", "standard", "optional"].contains(&p),
+            "must be required, important, standard or optional",
+        )?;
         for (i, dep) in self.deb.depends.iter().enumerate() {
-            check(&format!("deb.depends[{i}]"), dep, |d| !d.trim().is_empty() && !d.contains([',', '\n']), "must be one dependency (alternatives with '|'), without ','")?;
+            check(
+                &format!("deb.depends[{i}]"),
+                dep,
+                |d| !d.trim().is_empty() && !d.contains([',', '\n']),
+                "must be one dependency (alternatives with '|'), without ','",
+            )?;
         }
         if let Some(rpm) = &self.rpm {
             check("rpm.group", &rpm.group, |g| !g.trim().is_empty() && !g.contains('\n'), "must be one line")?;
@@ -298,9 +316,7 @@ fn bad(key: &str, message: &str) -> (String, String) {
 
 fn is_package_name(s: &str) -> bool {
     let s = s.strip_prefix('@').map(|s| s.replacen('/', "-", 1)).unwrap_or_else(|| s.to_owned());
-    s.len() >= 2
-        && s.as_bytes()[0].is_ascii_alphanumeric()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+    s.len() >= 2 && s.as_bytes()[0].is_ascii_alphanumeric() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
 }
 
 fn is_word(s: &str) -> bool {

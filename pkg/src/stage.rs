@@ -128,11 +128,8 @@ impl Stage {
     }
 
     fn walk(&mut self, root: &str, dest: &str, dir: &Path) -> Result<(), Error> {
-        let mut children: Vec<_> = fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .map(|r| r.map(|d| d.path()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| Error::io(dir, e))?;
+        let mut children: Vec<_> =
+            fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.map(|r| r.map(|d| d.path())).collect::<Result<_, _>>().map_err(|e| Error::io(dir, e))?;
         children.sort();
         for path in children {
             let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| Error::Stage(format!("{}: file name is not UTF-8", path.display())))?;

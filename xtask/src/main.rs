@@ -1,1 +1,66 @@
-fn main() {}
+//! `cargo xtask`: the build driver of the clawdbot system packages.
+//!
+//! Thin orchestration only: fetch the payload, stage it, call the writers in `pkg`,
+//! run the checks in `tests`. No format knowledge lives here.
+
+mod dist;
+mod fetch;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use pkg::{Format, Target};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build and test the clawdbot system packages")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch the pinned payload and build packages (default: every target and format).
+    Dist(dist::Args),
+    /// Run every check: formatting, lints, shellcheck, unit tests, the real packages
+    /// read back by dpkg-deb and lintian, systemd-analyze, reproducibility.
+    Test(test::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dist(args) => dist::run(&args).map(|_| ()),
+        Command::Test(args) => test::run(&args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The workspace root (where `clawdbot.toml` is).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_owned()
+}
+
+pub fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse().map_err(|e: pkg::target::UnknownName| e.to_string())
+}
+
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse().map_err(|e: pkg::target::UnknownName| e.to_string())
+}
+
+/// Prints a progress line for a step and its duration.
+pub fn step<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprintln!("==> {what}");
+    let t = std::time::Instant::now();
+    let r = f();
+    if r.is_ok() {
+        eprintln!("    done in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    r
+}

@@ -1,0 +1,108 @@
+//! `cargo xtask dist`: fetch, stage and write the packages into `target/dist/`
+//! (or `--out`).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use pkg::linux::{self, Flavor, Templates};
+use pkg::{BuildOptions, Format, Manifest, Target};
+use xshell::{cmd, Shell};
+
+/// Formats this repository can write so far.
+const BUILT: &[Format] = &[Format::Deb];
+
+#[derive(clap::Args, Debug, Default)]
+pub struct Args {
+    /// Target to build for (repeatable): linux-x64, linux-arm64, darwin-arm64, darwin-x64.
+    #[arg(long = "target", value_parser = crate::parse_target)]
+    pub targets: Vec<Target>,
+    /// Format to build (repeatable): deb, rpm, pkg.
+    #[arg(long = "format", value_parser = crate::parse_format)]
+    pub formats: Vec<Format>,
+    /// Output directory.
+    #[arg(long, default_value = "target/dist")]
+    pub out: PathBuf,
+    /// The manifest to build from.
+    #[arg(long, default_value = "clawdbot.toml")]
+    pub manifest: PathBuf,
+}
+
+pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
+    let root = crate::root();
+    let manifest = Manifest::load(&root.join(&args.manifest))?;
+    let templates = Templates::load(&root)?;
+    let jobs = plan(args)?;
+    let out = root.join(&args.out);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let opts = BuildOptions { mtime: source_date_epoch()?, threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32) };
+
+    let sh = Shell::new()?;
+    let mut written = Vec::new();
+    for (target, formats) in jobs {
+        let payload = crate::fetch::payload(&sh, &manifest, target)?;
+        for format in formats {
+            let path = match format {
+                Format::Deb => {
+                    let stage = linux::stage(&manifest, Flavor::Deb, &payload, &templates)?;
+                    let name = pkg::deb::file_name(&manifest, target);
+                    crate::step(&format!("{name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20), || {
+                        Ok(pkg::deb::write(&manifest, target, &stage, &templates, &opts, &out)?)
+                    })?
+                }
+                Format::Rpm | Format::Pkg => unreachable!("plan() only returns built formats"),
+            };
+            let size = std::fs::metadata(&path)?.len();
+            eprintln!("    wrote {} ({:.1} MiB)", path.display(), size as f64 / 1048576.0);
+            written.push(path);
+        }
+    }
+    Ok(written)
+}
+
+/// Which formats to build for which target; every explicit request must be buildable.
+fn plan(args: &Args) -> Result<Vec<(Target, Vec<Format>)>> {
+    for f in &args.formats {
+        if !BUILT.contains(f) {
+            bail!("format {f} is not built by this version yet (built: {})", BUILT.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
+        }
+    }
+    let formats = if args.formats.is_empty() { BUILT.to_vec() } else { args.formats.clone() };
+    let targets = if args.targets.is_empty() { Target::ALL.to_vec() } else { args.targets.clone() };
+    let mut jobs = Vec::new();
+    for t in targets {
+        let fs: Vec<Format> = formats.iter().copied().filter(|f| f.supports(t)).collect();
+        if fs.is_empty() {
+            if !args.targets.is_empty() {
+                bail!("nothing to build for {t} with format {}", formats.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
+            }
+            continue;
+        }
+        jobs.push((t, fs));
+    }
+    Ok(jobs)
+}
+
+/// `SOURCE_DATE_EPOCH`, or else the time of the last commit, so that the same
+/// checkout always builds the same bytes.
+fn source_date_epoch() -> Result<u64> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
+        return v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a Unix time"));
+    }
+    let sh = Shell::new()?;
+    let _cwd = sh.push_dir(crate::root());
+    let t = cmd!(sh, "git log -1 --format=%ct").quiet().read().context("SOURCE_DATE_EPOCH is not set and git cannot tell the last commit's time")?;
+    Ok(t.trim().parse()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_defaults_and_refusals() {
+        let all = plan(&Args::default()).unwrap();
+        assert_eq!(all, vec![(Target::LinuxX64, vec![Format::Deb]), (Target::LinuxArm64, vec![Format::Deb])]);
+        let e = plan(&Args { targets: vec![Target::DarwinX64], formats: vec![Format::Deb], ..Args::default() }).unwrap_err();
+        assert!(e.to_string().contains("nothing to build for darwin-x64"), "{e}");
+    }
+}
