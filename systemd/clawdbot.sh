@@ -22,7 +22,7 @@ if ! getent passwd "$user" >/dev/null; then
 fi
 
 set -- env -i \
-    PATH=/usr/local/bin:/usr/bin:/bin \
+    PATH='@NODE_BIN@':/usr/local/bin:/usr/bin:/bin \
     HOME="$state" \
     CLAWDBOT_STATE_DIR="$state" \
     CLAWDBOT_CONFIG_PATH="$state/clawdbot.json" \

@@ -16,7 +16,7 @@ use crate::linux::{self, Templates};
 use crate::manifest::Manifest;
 use crate::stage::Stage;
 use crate::target::Target;
-use crate::write::{hex, rfc2822, tar_bytes, tar_stage, xz_writer, AtomicFile};
+use crate::write::{gzip, hex, rfc2822, tar_bytes, tar_stage, xz_writer, AtomicFile};
 use crate::{BuildOptions, Error};
 
 /// xz preset of both members: dpkg-deb's default.
@@ -30,7 +30,7 @@ pub fn file_name(m: &Manifest, target: Target) -> String {
 /// file is left under that name.
 pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, opts: &BuildOptions, out_dir: &Path) -> Result<PathBuf, Error> {
     let mut stage = stage.clone();
-    add_docs(m, &mut stage, opts.mtime)?;
+    add_docs(m, &mut stage, templates, opts.mtime)?;
 
     let dest = out_dir.join(file_name(m, target));
     // data.tar.xz first, into a temporary file, collecting md5sums on the way.
@@ -129,8 +129,9 @@ pub fn control(m: &Manifest, target: Target, stage: &Stage) -> String {
     )
 }
 
-/// `/usr/share/doc/NAME/{copyright,changelog.Debian.gz}`, which Debian policy requires.
-fn add_docs(m: &Manifest, stage: &mut Stage, mtime: u64) -> Result<(), Error> {
+/// `/usr/share/doc/NAME/{copyright,changelog.Debian.gz}`, which Debian policy requires,
+/// and the lintian overrides (each with the reason next to it).
+fn add_docs(m: &Manifest, stage: &mut Stage, templates: &Templates, mtime: u64) -> Result<(), Error> {
     let doc = format!("/usr/share/doc/{}", m.package.name);
     stage.add_bytes(&format!("{doc}/copyright"), copyright(m), 0o644)?;
     let changelog = format!(
@@ -142,10 +143,9 @@ fn add_docs(m: &Manifest, stage: &mut Stage, mtime: u64) -> Result<(), Error> {
         maintainer = m.package.maintainer,
         date = rfc2822(mtime),
     );
-    let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
-    gz.write_all(changelog.as_bytes()).map_err(|e| Error::io(Path::new("changelog.Debian.gz"), e))?;
-    let gz = gz.finish().map_err(|e| Error::io(Path::new("changelog.Debian.gz"), e))?;
-    stage.add_bytes(&format!("{doc}/changelog.Debian.gz"), gz, 0o644)
+    stage.add_bytes(&format!("{doc}/changelog.Debian.gz"), gzip(changelog.as_bytes()), 0o644)?;
+    let overrides = templates.render("debian/lintian-overrides", &linux::vars(m))?;
+    stage.add_bytes(&format!("/usr/share/lintian/overrides/{}", m.package.name), overrides, 0o644)
 }
 
 /// A machine-readable (DEP-5) copyright file.

@@ -21,9 +21,15 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/gateway.env",
     "systemd/clawdbot-setup.sh",
     "systemd/clawdbot.sh",
+    "systemd/clawdbot.1",
     "debian/postinst",
     "debian/prerm",
     "debian/postrm",
+    "rpm/pre",
+    "rpm/post",
+    "rpm/preun",
+    "rpm/postun",
+    "debian/lintian-overrides",
 ];
 
 /// Where the downloaded payload of one target lies.
@@ -125,6 +131,9 @@ pub fn vars(m: &Manifest) -> Vars {
         ("CONFIG_DIR", l.config_dir.clone()),
         ("STATE_NAME", l.state_dir.trim_start_matches("/var/lib/").to_owned()),
         ("CACHE_NAME", l.cache_dir.trim_start_matches("/var/cache/").to_owned()),
+        ("PREFIX_REL", l.prefix.trim_start_matches('/').to_owned()),
+        ("CONFIG_REL", l.config_dir.trim_start_matches('/').to_owned()),
+        ("NODE_BIN", p.node.trim_end_matches("/node").to_owned()),
         ("NODE", p.node.clone()),
         ("ENTRY", p.entry.clone()),
         ("SETUP", p.setup.clone()),
@@ -143,6 +152,7 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     s.add_disk_file(&p.node, &payload.node.join("bin/node"), 0o755)?;
     s.add_disk_file(&p.node_license, &payload.node.join("LICENSE"), 0o644)?;
     s.add_tree(&p.app, &payload.app)?;
+    s.prune_names(&m.payload.prune.names);
     match s.get(&p.entry) {
         Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
         _ => return Err(Error::Stage(format!("the payload in {} has no gateway entry point {}", payload.app.display(), m.payload.entry))),
@@ -150,6 +160,8 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
 
     s.add_bytes(&p.setup, render("systemd/clawdbot-setup.sh")?, 0o755)?;
     s.add_bytes(&m.linux.bin, render("systemd/clawdbot.sh")?, 0o755)?;
+    let man = format!("/usr/share/man/man1/{}.1.gz", m.linux.bin.rsplit('/').next().unwrap_or("clawdbot"));
+    s.add_bytes(&man, crate::write::gzip(render("systemd/clawdbot.1")?.as_bytes()), 0o644)?;
     s.add_bytes(&format!("{}/{}", flavor.unit_dir(), m.service.unit), render("systemd/clawdbot-gateway.service")?, 0o644)?;
     s.add_bytes(&p.sysusers, render("systemd/sysusers.conf")?, 0o644)?;
     s.add_bytes(&p.tmpfiles, render("systemd/tmpfiles.conf")?, 0o644)?;

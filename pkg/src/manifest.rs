@@ -44,6 +44,9 @@ pub struct Manifest {
     pub deb: Deb,
     #[serde(default)]
     pub rpm: Option<Rpm>,
+    /// Only needed to build the macOS installer package.
+    #[serde(default)]
+    pub macos: Option<Macos>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +72,17 @@ pub struct Payload {
     /// The CLI entry point relative to the installed app directory.
     pub entry: String,
     pub node: Node,
+    #[serde(default)]
+    pub prune: Prune,
+}
+
+/// What is removed from the installed npm tree: files the gateway never loads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prune {
+    /// Exact file names, removed wherever they occur.
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +139,27 @@ pub struct Rpm {
     pub requires: Vec<String>,
 }
 
+/// The macOS installer package: where it installs, and the hidden daemon account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Macos {
+    /// Root-owned directory of the runtime, the gateway and the admin commands.
+    pub prefix: String,
+    /// The admin entry point on the PATH (a link to the one under the prefix).
+    pub bin: String,
+    /// The daemon account, created by the package's postinstall script.
+    pub user: String,
+    pub group: String,
+    /// The gateway's state, the account's home: 0700, owned by `user`.
+    pub state_dir: String,
+    /// `SHELL` of the service: the agent's tools run commands with it.
+    pub shell: String,
+    /// Package identifier, as `pkgutil --pkgs` lists it.
+    pub identifier: String,
+    /// Oldest macOS the package installs on (`MAJOR.MINOR`).
+    pub minimum_os: String,
+}
+
 impl Manifest {
     /// Reads and validates a manifest file.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
@@ -168,8 +203,11 @@ impl Manifest {
         check("package.homepage", &p.homepage, |h| h.starts_with("https://") && !h.contains(char::is_whitespace), "must be an https:// URL")?;
 
         let entry = &self.payload.entry;
-        check("payload.entry", entry, |e| is_relative_clean(e), "must be a relative path without '..'")?;
+        check("payload.entry", entry, is_relative_clean, "must be a relative path without '..'")?;
         check("payload.npm_dir", &self.payload.npm_dir.to_string_lossy(), is_relative_clean, "must be a relative path without '..'")?;
+        for (i, name) in self.payload.prune.names.iter().enumerate() {
+            check(&format!("payload.prune.names[{i}]"), name, |n| is_relative_clean(n) && !n.contains('/'), "must be a plain file name")?;
+        }
         for (name, rt) in &self.payload.node.targets {
             let key = format!("payload.node.targets.{name}");
             if name.parse::<Target>().is_err() {
@@ -230,10 +268,54 @@ impl Manifest {
         if let Some(rpm) = &self.rpm {
             check("rpm.group", &rpm.group, |g| !g.trim().is_empty() && !g.contains('\n'), "must be one line")?;
             for (i, req) in rpm.requires.iter().enumerate() {
-                check(&format!("rpm.requires[{i}]"), req, |r| !r.trim().is_empty() && !r.contains([',', '\n']), "must be one requirement")?;
+                check(&format!("rpm.requires[{i}]"), req, is_rpm_requirement, "must be one requirement: NAME or NAME OP VERSION with OP one of < <= = >= >")?;
             }
         }
+        if let Some(mac) = &self.macos {
+            for (key, value) in [("macos.prefix", &mac.prefix), ("macos.bin", &mac.bin), ("macos.state_dir", &mac.state_dir), ("macos.shell", &mac.shell)] {
+                check(key, value, is_abs_clean, "must be an absolute path of letters, digits, '/', '.', '_', '-' without '..' or a trailing '/'")?;
+            }
+            for (key, value) in [("macos.prefix", &mac.prefix), ("macos.bin", &mac.bin), ("macos.state_dir", &mac.state_dir)] {
+                if value.matches('/').count() < 2 {
+                    return Err(bad(key, "must be at least two levels below /"));
+                }
+            }
+            if mac.state_dir.starts_with(&format!("{}/", mac.prefix)) || mac.state_dir == mac.prefix {
+                return Err(bad("macos.state_dir", "must not be inside macos.prefix (the uninstaller removes the prefix, the state is kept)"));
+            }
+            check(
+                "macos.user",
+                &mac.user,
+                |u| is_user_name(u) && u.starts_with('_'),
+                "must be a daemon account name: '_' then lower-case letters, digits, '_', '-', at most 32",
+            )?;
+            check("macos.group", &mac.group, |g| is_user_name(g) && g.starts_with('_'), "must be a daemon group name starting with '_'")?;
+            check(
+                "macos.identifier",
+                &mac.identifier,
+                |i| i.split('.').count() >= 3 && i.split('.').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')),
+                "must be a reverse-DNS identifier such as com.example.package",
+            )?;
+            check(
+                "macos.minimum_os",
+                &mac.minimum_os,
+                |v| {
+                    let parts: Vec<&str> = v.split('.').collect();
+                    (2..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+                },
+                "must be a macOS version such as 11.0",
+            )?;
+        }
         Ok(())
+    }
+
+    /// The macOS table, or an error naming it when a macOS package is asked for without it.
+    pub fn macos(&self) -> Result<&Macos, ManifestError> {
+        self.macos.as_ref().ok_or_else(|| ManifestError {
+            file: PathBuf::from("clawdbot.toml"),
+            key: "macos".into(),
+            message: "the [macos] table is needed to build the macOS package".into(),
+        })
     }
 
     /// The pinned Node.js runtime for a target, if the manifest has one.
@@ -319,6 +401,16 @@ fn is_package_name(s: &str) -> bool {
     s.len() >= 2 && s.as_bytes()[0].is_ascii_alphanumeric() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
 }
 
+/// `NAME` or `NAME OP VERSION`, as a spec file's `Requires:` takes one.
+fn is_rpm_requirement(s: &str) -> bool {
+    let token = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic() && !b",'\"$%\\<>=".contains(&b));
+    match s.split_whitespace().collect::<Vec<_>>()[..] {
+        [name] => token(name),
+        [name, op, evr] => token(name) && ["<", "<=", "=", ">=", ">"].contains(&op) && token(evr) && evr.matches('-').count() <= 1,
+        _ => false,
+    }
+}
+
 fn is_word(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
@@ -366,6 +458,8 @@ mod tests {
         let m = Manifest::parse(&real(), Path::new("clawdbot.toml")).unwrap();
         assert_eq!(m.package.name, "clawdbot");
         assert_eq!(m.deb_version(), "2026.1.24.3-1");
+        let rpm = m.rpm.as_ref().expect("the shipped manifest has an [rpm] table");
+        assert!(rpm.requires.iter().any(|r| r == "/usr/sbin/useradd"), "{:?}", rpm.requires);
         for t in [Target::LinuxX64, Target::LinuxArm64, Target::DarwinX64, Target::DarwinArm64] {
             assert!(m.node_runtime(t).is_some(), "{t:?}");
         }
@@ -392,6 +486,9 @@ mod tests {
             ("[payload.node.targets.linux-x64]", "[payload.node.targets.linux-s390x]", "payload.node.targets.linux-s390x"),
             ("integrity = \"sha512-qHnz", "integrity = \"sha1-qHnz", "payload.node.targets.linux-x64.integrity"),
             ("maintainer = \"Clawdbot system packages <packages@clawdbot.dev>\"", "maintainer = \"nobody\"", "package.maintainer"),
+            ("  \"systemd\",\n  \"coreutils\"", "  \"systemd >= \",\n  \"coreutils\"", "rpm.requires[3]"),
+            ("  \"coreutils\",", "  \"coreutils ~> 8\",", "rpm.requires[4]"),
+            ("group = \"System Environment/Daemons\"", "group = \"\"", "rpm.group"),
         ];
         for (from, to, key) in cases {
             let text = real();
@@ -399,6 +496,29 @@ mod tests {
             let e = err(&text.replacen(from, to, 1));
             assert_eq!(e.key, key, "{e}");
         }
+    }
+
+    #[test]
+    fn rpm_requirements_are_name_or_name_op_version() {
+        for ok in ["systemd", "systemd >= 239", "libc.so.6(GLIBC_2.28)(64bit)", "/usr/sbin/useradd", "foo = 1.2-3"] {
+            assert!(is_rpm_requirement(ok), "{ok}");
+        }
+        for bad in ["", "systemd >=", "systemd => 239", "a b", "foo = 1-2-3", "foo,bar", "foo >= $x", "a = b = c"] {
+            assert!(!is_rpm_requirement(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_macos_table_is_optional_but_needed_for_the_pkg() {
+        let text = real();
+        let start = text.find("[macos]").expect("the shipped manifest has a [macos] table");
+        let end = text[start + 1..].find("\n[").map_or(text.len(), |i| start + 1 + i);
+        let without = format!("{}{}", &text[..start], &text[end..]);
+        let m = Manifest::parse(&without, Path::new("m.toml")).unwrap();
+        assert!(m.macos.is_none());
+        assert_eq!(m.macos().unwrap_err().key, "macos");
+        let e = err(&text.replace("minimum_os = \"11.0\"", "minimum_os = \"11.0\"\nminimum_os_x = \"1\""));
+        assert!(e.to_string().contains("unknown field `minimum_os_x`"), "{e}");
     }
 
     #[test]

@@ -177,6 +177,15 @@ impl Stage {
         self.insert(path, Entry { kind: Kind::Symlink(target.to_owned()), mode: 0o777, size: target.len() as u64, config: false })
     }
 
+    /// Removes every file whose name is one of `names`; returns how many went.
+    pub fn prune_names(&mut self, names: &[String]) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|p, e| {
+            !(matches!(e.kind, Kind::File(_)) && p.rsplit_once('/').is_some_and(|(_, n)| names.iter().any(|x| x == n)))
+        });
+        before - self.entries.len()
+    }
+
     /// Removes an entry and everything below it; returns how many entries went.
     pub fn remove_tree(&mut self, path: &str) -> usize {
         let prefix = format!("{path}/");

@@ -122,6 +122,13 @@ pub(crate) fn tar_stage<W: Write>(tar: &mut tar::Builder<W>, stage: &Stage, mtim
     Ok(())
 }
 
+/// Gzip with no name and no time in the header, as Debian wants for documentation.
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).expect("writing to memory");
+    gz.finish().expect("writing to memory")
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,9 +1,143 @@
-//! `cargo xtask test` (filled in below).
-use anyhow::Result;
+//! `cargo xtask test`: every check of the repository, in the order a failure is
+//! cheapest to see. Installs the system tools it needs (as root, with apt-get); a
+//! tool that cannot be had is a failure, never a skip.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use pkg::{Format, Target};
+use xshell::{cmd, Shell};
+
+use crate::checks;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Only the fast checks: formatting, lints, shellcheck and unit tests (no real payload).
+    #[arg(long)]
+    pub quick: bool,
+}
 
-pub fn run(_args: &Args) -> Result<()> {
+/// (command, Debian package that provides it).
+pub const TOOLS: &[(&str, &str)] = &[
+    ("dpkg-deb", "dpkg"),
+    ("lintian", "lintian"),
+    ("shellcheck", "shellcheck"),
+    ("systemd-analyze", "systemd"),
+    ("xz", "xz-utils"),
+    ("file", "file"),
+];
+
+pub fn run(args: &Args) -> Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(crate::root());
+    need_tools(&sh, TOOLS)?;
+    let mut report = Report::default();
+
+    report.check("cargo fmt --check", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
+    report.check("cargo clippy -D warnings", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --quiet -- -D warnings").run()?))?;
+    report.check("shellcheck of every shipped script", || shellcheck(&sh))?;
+    report.check("cargo test (unit tests, fixture packages)", || Ok(cmd!(sh, "cargo test --workspace --quiet").run()?))?;
+    if args.quick {
+        return report.finish();
+    }
+
+    // The real packages, from the real payload.
+    let debs = crate::dist::run(&crate::dist::Args { formats: vec![Format::Deb], ..crate::dist::Args::default() })?;
+    let deb = debs.iter().find(|p| p.to_string_lossy().ends_with("_amd64.deb")).context("no amd64 .deb was built")?.clone();
+    report.check("real amd64 .deb read back by dpkg-deb", || checks::deb_contents(&sh, &deb, Target::LinuxX64))?;
+    report.check("real arm64 .deb holds only aarch64 binaries", || {
+        let arm = debs.iter().find(|p| p.to_string_lossy().ends_with("_arm64.deb")).context("no arm64 .deb was built")?;
+        checks::deb_contents(&sh, arm, Target::LinuxArm64)
+    })?;
+    report.check("lintian: 0 errors, 0 warnings on the real amd64 .deb", || checks::lintian(&sh, &deb))?;
+    report.check("systemd-analyze verify and security <= 1.1", || checks::systemd_unit(&sh, &deb))?;
+    report.check("reproducible: a second build is byte-identical", || checks::reproducible(&deb))?;
+    report.finish()
+}
+
+/// Makes sure every tool is on PATH, installing the Debian packages of missing ones.
+pub fn need_tools(sh: &Shell, tools: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = tools.iter().filter(|(c, _)| which(c).is_none()).map(|(_, p)| *p).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("==> installing {} (needed by the tests)", missing.join(" "));
+    let uid = cmd!(sh, "id -u").quiet().read()?;
+    if uid.trim() != "0" {
+        bail!("missing tools; install them as root: apt-get install {}", missing.join(" "));
+    }
+    let _frontend = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+    cmd!(sh, "apt-get update -qq").run().context("apt-get update failed")?;
+    let list = &missing;
+    cmd!(sh, "apt-get install -y -qq --no-install-recommends {list...}")
+        .run()
+        .with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
+    for (c, p) in tools {
+        if which(c).is_none() {
+            bail!("{c} is still missing after installing {p}");
+        }
+    }
     Ok(())
+}
+
+pub fn which(command: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(command)).find(|p| p.is_file())
+}
+
+/// Renders every shipped shell script and runs shellcheck on the result.
+fn shellcheck(sh: &Shell) -> Result<()> {
+    let root = crate::root();
+    let manifest = pkg::Manifest::load(&root.join("clawdbot.toml"))?;
+    let templates = pkg::linux::Templates::load(&root)?;
+    let vars = pkg::linux::vars(&manifest);
+    let dir = root.join("target/shellcheck");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut files = Vec::new();
+    for name in pkg::linux::TEMPLATES {
+        let text = templates.render(name, &vars)?;
+        if text.starts_with("#!/bin/sh") || text.starts_with("#!/bin/bash") {
+            let out = dir.join(name.replace('/', "__"));
+            std::fs::write(&out, text)?;
+            files.push(out);
+        }
+    }
+    if files.len() < 5 {
+        bail!("expected at least 5 shell scripts to check, found {}", files.len());
+    }
+    let list = &files;
+    cmd!(sh, "shellcheck --severity=style {list...}").run()?;
+    eprintln!("    {} scripts clean", files.len());
+    Ok(())
+}
+
+/// Collects pass/fail per check; a failure stops the run with its message.
+#[derive(Default)]
+pub struct Report {
+    passed: usize,
+}
+
+impl Report {
+    pub fn check(&mut self, name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        eprintln!("==> {name}");
+        let t = Instant::now();
+        match f() {
+            Ok(()) => {
+                self.passed += 1;
+                eprintln!("    ok ({:.1} s)", t.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("    FAILED ({:.1} s)", t.elapsed().as_secs_f64());
+                println!("{} passed, 1 failed", self.passed);
+                Err(e.context(format!("check failed: {name}")))
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<()> {
+        println!("{} passed, 0 failed", self.passed);
+        Ok(())
+    }
 }

@@ -1,0 +1,213 @@
+//! Checks of a built .deb by tools we did not write: dpkg-deb, lintian,
+//! systemd-analyze, file(1). Each returns an error that says what is wrong.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, ensure, Context, Result};
+use pkg::{Manifest, Target};
+use xshell::{cmd, Shell};
+
+/// The exposure score the unit must not exceed (`systemd-analyze security`).
+pub const MAX_EXPOSURE: f64 = 1.1;
+
+fn manifest() -> Result<Manifest> {
+    Ok(Manifest::load(&crate::root().join("clawdbot.toml"))?)
+}
+
+/// One line of `dpkg-deb -c`.
+#[derive(Debug)]
+pub struct Listed {
+    pub mode: String,
+    pub owner: String,
+    pub size: u64,
+    pub link: Option<String>,
+}
+
+/// `dpkg-deb -c`, keyed by absolute path (directories without trailing slash).
+pub fn listing(sh: &Shell, deb: &Path) -> Result<BTreeMap<String, Listed>> {
+    let out = cmd!(sh, "dpkg-deb -c {deb}").quiet().read()?;
+    let mut map = BTreeMap::new();
+    for line in out.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(mode), Some(owner), Some(size), Some(_date), Some(_time)) = (f.next(), f.next(), f.next(), f.next(), f.next()) else {
+            bail!("unexpected dpkg-deb -c line: {line}");
+        };
+        let rest: Vec<&str> = f.collect();
+        let rest = rest.join(" ");
+        let (path, link) = match rest.split_once(" -> ") {
+            Some((p, l)) => (p.to_owned(), Some(l.to_owned())),
+            None => (rest, None),
+        };
+        let path = format!("/{}", path.trim_start_matches("./").trim_end_matches('/'));
+        map.insert(path, Listed { mode: mode.to_owned(), owner: owner.to_owned(), size: size.parse()?, link });
+    }
+    Ok(map)
+}
+
+/// Control fields, file list, owners, modes, conffiles, md5sums, scripts, and the
+/// ELF machine of every binary.
+pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
+    let m = manifest()?;
+    let field = |name: &str| -> Result<String> { Ok(cmd!(sh, "dpkg-deb -f {deb} {name}").quiet().read()?) };
+    ensure!(field("Package")? == m.package.name, "Package field");
+    ensure!(field("Version")? == m.deb_version(), "Version field is not {}", m.deb_version());
+    ensure!(field("Architecture")? == target.deb_arch(), "Architecture field is not {}", target.deb_arch());
+    for f in ["Maintainer", "Depends", "Section", "Priority", "Homepage", "Description"] {
+        ensure!(!field(f)?.is_empty(), "control field {f} is missing");
+    }
+    let installed: u64 = field("Installed-Size")?.parse().context("Installed-Size is not a number")?;
+
+    let files = listing(sh, deb)?;
+    let mut sum_kib = 0;
+    for (path, l) in &files {
+        ensure!(l.owner == "root/root", "{path} is owned by {}, not root/root", l.owner);
+        let writable_by_others = l.mode.as_bytes()[5] == b'w' || l.mode.as_bytes()[8] == b'w';
+        ensure!(l.mode.starts_with('l') || !writable_by_others, "{path} is writable by group or others: {}", l.mode);
+        ensure!(!l.mode.contains(['s', 'S', 't', 'T']), "{path} has a set-id or sticky bit: {}", l.mode);
+        sum_kib += if l.mode.starts_with('-') { l.size.div_ceil(1024) } else { 1 };
+    }
+    // dpkg counts the root entry "./" too.
+    ensure!(installed.abs_diff(sum_kib) <= 1, "Installed-Size {installed} does not match the listing ({sum_kib} KiB)");
+
+    let l = &m.linux;
+    let expect = [
+        (l.bin.clone(), "-rwxr-xr-x"),
+        (format!("{}/node/bin/node", l.prefix), "-rwxr-xr-x"),
+        (format!("{}/libexec/{}-setup", l.prefix, m.package.name), "-rwxr-xr-x"),
+        (format!("/lib/systemd/system/{}", m.service.unit), "-rw-r--r--"),
+        (format!("/usr/lib/sysusers.d/{}.conf", m.package.name), "-rw-r--r--"),
+        (format!("/usr/lib/tmpfiles.d/{}.conf", m.package.name), "-rw-r--r--"),
+        (format!("{}/gateway.env", l.config_dir), "-rw-------"),
+        (format!("/usr/share/doc/{}/copyright", m.package.name), "-rw-r--r--"),
+        (format!("/usr/share/doc/{}/changelog.Debian.gz", m.package.name), "-rw-r--r--"),
+        (format!("{}/app/{}", l.prefix, m.payload.entry), "-rw-r--r--"),
+    ];
+    for (path, mode) in expect {
+        let got = files.get(&path).with_context(|| format!("{path} is not in the package"))?;
+        ensure!(got.mode == mode, "{path} has mode {}, expected {mode}", got.mode);
+    }
+    for forbidden in [&l.state_dir, &l.cache_dir] {
+        ensure!(!files.contains_key(forbidden.as_str()), "{forbidden} is shipped; it must be created at install time for the service user");
+    }
+    let pruned: Vec<&String> = files.keys().filter(|p| m.payload.prune.names.iter().any(|n| p.ends_with(&format!("/{n}")))).collect();
+    ensure!(pruned.is_empty(), "pruned files are still shipped: {pruned:?}");
+
+    let control = tempdir("control")?;
+    cmd!(sh, "dpkg-deb -e {deb} {control}").quiet().run()?;
+    let conffiles = std::fs::read_to_string(control.join("conffiles"))?;
+    ensure!(conffiles == format!("{}/gateway.env\n", l.config_dir), "conffiles: {conffiles:?}");
+    let md5sums = std::fs::read_to_string(control.join("md5sums"))?;
+    let regular = files.values().filter(|l| l.mode.starts_with('-')).count();
+    ensure!(md5sums.lines().count() == regular, "md5sums has {} lines for {regular} files", md5sums.lines().count());
+    for script in ["postinst", "prerm", "postrm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let path = control.join(script);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("no {script} in the package"))?;
+        ensure!(std::fs::metadata(&path)?.permissions().mode() & 0o777 == 0o755, "{script} is not 0755");
+        ensure!(text.starts_with("#!/bin/sh\n") && text.contains("set -e\n"), "{script} is not a set -e sh script");
+        ensure!(!text.contains('@'), "{script} has an unfilled placeholder");
+    }
+    let postinst = std::fs::read_to_string(control.join("postinst"))?;
+    for needle in ["systemd-sysusers", "useradd --system", "[ -d /run/systemd/system ]", "deb-systemd-helper"] {
+        ensure!(postinst.contains(needle), "postinst does not contain {needle:?}");
+    }
+    let postrm = std::fs::read_to_string(control.join("postrm"))?;
+    ensure!(postrm.contains("rm -rf --one-file-system") && !postrm.contains("userdel"), "postrm must purge state and keep the user");
+
+    // Every ELF file must be for this target's machine.
+    let tree = tempdir("tree")?;
+    cmd!(sh, "dpkg-deb -x {deb} {tree}").quiet().run()?;
+    let elves = elf_files(&tree)?;
+    ensure!(!elves.is_empty(), "no ELF binaries found in the package");
+    let list = &elves;
+    let described = cmd!(sh, "file -b {list...}").quiet().read()?;
+    let wrong: Vec<String> = elves
+        .iter()
+        .zip(described.lines())
+        .filter(|(_, d)| !d.contains(target.elf_machine()))
+        .map(|(p, d)| format!("{}: {d}", p.display()))
+        .collect();
+    ensure!(wrong.is_empty(), "binaries for another machine than {}:\n{}", target.elf_machine(), wrong.join("\n"));
+    eprintln!("    {} entries, {} ELF files all {}, Installed-Size {installed} KiB", files.len(), elves.len(), target.elf_machine());
+    Ok(())
+}
+
+fn elf_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file() {
+                let mut head = [0u8; 4];
+                let n = std::fs::File::open(e.path())?.read(&mut head)?;
+                if n == 4 && head == *b"\x7fELF" {
+                    out.push(e.path());
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// lintian must report no error and no warning (overrides carry their reasons).
+pub fn lintian(sh: &Shell, deb: &Path) -> Result<()> {
+    let out = cmd!(sh, "lintian --tag-display-limit 0 --fail-on none {deb}").quiet().ignore_stderr().read()?;
+    let bad: Vec<&str> = out.lines().filter(|l| l.starts_with("E: ") || l.starts_with("W: ")).collect();
+    ensure!(bad.is_empty(), "lintian reports {} errors or warnings:\n{}", bad.len(), bad.join("\n"));
+    let other = out.lines().filter(|l| !l.trim().is_empty()).count();
+    eprintln!("    0 errors, 0 warnings ({other} informational lines)");
+    Ok(())
+}
+
+/// `systemd-analyze verify` with any output treated as failure, and the exposure
+/// score of `systemd-analyze security --offline=true`.
+pub fn systemd_unit(sh: &Shell, deb: &Path) -> Result<()> {
+    let m = manifest()?;
+    let root = tempdir("unit-root")?;
+    cmd!(sh, "dpkg-deb -x {deb} {root}").quiet().run()?;
+    let unit = root.join("lib/systemd/system").join(&m.service.unit);
+    ensure!(unit.is_file(), "{} is not in the package", unit.display());
+    let verify = cmd!(sh, "systemd-analyze verify --root={root} {unit}").quiet().ignore_status().output()?;
+    let said = format!("{}{}", String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr));
+    ensure!(verify.status.success() && said.trim().is_empty(), "systemd-analyze verify complained:\n{said}");
+    let score = exposure(sh, &unit)?;
+    ensure!(score <= MAX_EXPOSURE, "exposure {score} is above {MAX_EXPOSURE}");
+    eprintln!("    verify clean; exposure {score:.1} (limit {MAX_EXPOSURE})");
+    Ok(())
+}
+
+/// The overall exposure level of a unit file.
+pub fn exposure(sh: &Shell, unit: &Path) -> Result<f64> {
+    let out = cmd!(sh, "systemd-analyze security --no-pager --offline=true {unit}").quiet().ignore_status().read()?;
+    let line = out.lines().find(|l| l.contains("Overall exposure level")).with_context(|| format!("no exposure level in:\n{out}"))?;
+    let value = line.split(':').nth(1).and_then(|v| v.split_whitespace().next()).context("exposure line")?;
+    Ok(value.parse()?)
+}
+
+/// A second build of the same inputs into another directory gives the same bytes.
+pub fn reproducible(deb: &Path) -> Result<()> {
+    let again = crate::dist::run(&crate::dist::Args {
+        targets: vec![Target::LinuxX64],
+        formats: vec![pkg::Format::Deb],
+        out: PathBuf::from("target/dist-again"),
+        ..crate::dist::Args::default()
+    })?;
+    let (a, b) = (std::fs::read(deb)?, std::fs::read(&again[0])?);
+    ensure!(a == b, "{} and {} differ", deb.display(), again[0].display());
+    eprintln!("    {} bytes, identical", a.len());
+    Ok(())
+}
+
+fn tempdir(what: &str) -> Result<PathBuf> {
+    let dir = crate::root().join("target/checks").join(what);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
