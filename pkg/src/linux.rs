@@ -29,6 +29,7 @@ pub const TEMPLATES: &[&str] = &[
     "rpm/post",
     "rpm/preun",
     "rpm/postun",
+    "rpm/rpmlintrc",
     "debian/lintian-overrides",
 ];
 

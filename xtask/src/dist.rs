@@ -9,7 +9,7 @@ use pkg::{BuildOptions, Format, Manifest, Target};
 use xshell::{cmd, Shell};
 
 /// Formats this repository can write so far.
-const BUILT: &[Format] = &[Format::Deb];
+const BUILT: &[Format] = &[Format::Deb, Format::Rpm];
 
 #[derive(clap::Args, Debug, Default)]
 pub struct Args {
@@ -25,6 +25,10 @@ pub struct Args {
     /// The manifest to build from.
     #[arg(long, default_value = "clawdbot.toml")]
     pub manifest: PathBuf,
+    /// ASCII-armoured OpenPGP secret key that signs the .rpm packages (default:
+    /// $CLAWDBOT_RPM_SIGNING_KEY; unsigned when neither is given).
+    #[arg(long)]
+    pub rpm_signing_key: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
@@ -49,7 +53,17 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
                         Ok(pkg::deb::write(&manifest, target, &stage, &templates, &opts, &out)?)
                     })?
                 }
-                Format::Rpm | Format::Pkg => unreachable!("plan() only returns built formats"),
+                Format::Rpm => {
+                    let key =
+                        args.rpm_signing_key.clone().or_else(|| std::env::var_os("CLAWDBOT_RPM_SIGNING_KEY").filter(|v| !v.is_empty()).map(PathBuf::from));
+                    let signer = key.map(|k| pkg::rpm::Signer::from_key_file(&k)).transpose()?;
+                    let stage = linux::stage(&manifest, Flavor::Rpm, &payload, &templates)?;
+                    let name = pkg::rpm::file_name(&manifest, target);
+                    crate::step(&format!("{name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20), || {
+                        Ok(pkg::rpm::write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref())?)
+                    })?
+                }
+                Format::Pkg => unreachable!("plan() only returns built formats"),
             };
             let size = std::fs::metadata(&path)?.len();
             eprintln!("    wrote {} ({:.1} MiB)", path.display(), size as f64 / 1048576.0);
@@ -101,7 +115,7 @@ mod tests {
     #[test]
     fn plan_defaults_and_refusals() {
         let all = plan(&Args::default()).unwrap();
-        assert_eq!(all, vec![(Target::LinuxX64, vec![Format::Deb]), (Target::LinuxArm64, vec![Format::Deb])]);
+        assert_eq!(all, vec![(Target::LinuxX64, vec![Format::Deb, Format::Rpm]), (Target::LinuxArm64, vec![Format::Deb, Format::Rpm])]);
         let e = plan(&Args { targets: vec![Target::DarwinX64], formats: vec![Format::Deb], ..Args::default() }).unwrap_err();
         assert!(e.to_string().contains("nothing to build for darwin-x64"), "{e}");
     }

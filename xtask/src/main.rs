@@ -5,6 +5,7 @@
 
 mod dist;
 mod fetch;
+mod rpm_checks;
 mod test;
 
 use std::path::{Path, PathBuf};
