@@ -47,7 +47,9 @@ if as_user test -e "$config" || as_user test -L "$config"; then
 fi
 
 token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-# The token goes through standard input, never on a command line.
+# The token goes through standard input, never on a command line; "$1" is
+# expanded by the inner shell.
+# shellcheck disable=SC2016
 as_user sh -c 'umask 077 && set -C && cat > "$1"' sh "$config" <<JSON
 {
   "gateway": {

@@ -65,6 +65,9 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
         let writable_by_others = l.mode.as_bytes()[5] == b'w' || l.mode.as_bytes()[8] == b'w';
         ensure!(l.mode.starts_with('l') || !writable_by_others, "{path} is writable by group or others: {}", l.mode);
         ensure!(!l.mode.contains(['s', 'S', 't', 'T']), "{path} has a set-id or sticky bit: {}", l.mode);
+        if let Some(target) = &l.link {
+            ensure!(!target.starts_with('/'), "{path} links to the absolute path {target}");
+        }
         sum_kib += if l.mode.starts_with('-') { l.size.div_ceil(1024) } else { 1 };
     }
     // dpkg counts the root entry "./" too.
@@ -122,12 +125,8 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
     ensure!(!elves.is_empty(), "no ELF binaries found in the package");
     let list = &elves;
     let described = cmd!(sh, "file -b {list...}").quiet().read()?;
-    let wrong: Vec<String> = elves
-        .iter()
-        .zip(described.lines())
-        .filter(|(_, d)| !d.contains(target.elf_machine()))
-        .map(|(p, d)| format!("{}: {d}", p.display()))
-        .collect();
+    let wrong: Vec<String> =
+        elves.iter().zip(described.lines()).filter(|(_, d)| !d.contains(target.elf_machine())).map(|(p, d)| format!("{}: {d}", p.display())).collect();
     ensure!(wrong.is_empty(), "binaries for another machine than {}:\n{}", target.elf_machine(), wrong.join("\n"));
     eprintln!("    {} entries, {} ELF files all {}, Installed-Size {installed} KiB", files.len(), elves.len(), target.elf_machine());
     Ok(())

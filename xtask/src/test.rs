@@ -19,14 +19,8 @@ pub struct Args {
 }
 
 /// (command, Debian package that provides it).
-pub const TOOLS: &[(&str, &str)] = &[
-    ("dpkg-deb", "dpkg"),
-    ("lintian", "lintian"),
-    ("shellcheck", "shellcheck"),
-    ("systemd-analyze", "systemd"),
-    ("xz", "xz-utils"),
-    ("file", "file"),
-];
+pub const TOOLS: &[(&str, &str)] =
+    &[("dpkg-deb", "dpkg"), ("lintian", "lintian"), ("shellcheck", "shellcheck"), ("systemd-analyze", "systemd"), ("xz", "xz-utils"), ("file", "file")];
 
 pub fn run(args: &Args) -> Result<()> {
     let sh = Shell::new()?;
@@ -70,9 +64,7 @@ pub fn need_tools(sh: &Shell, tools: &[(&str, &str)]) -> Result<()> {
     let _frontend = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
     cmd!(sh, "apt-get update -qq").run().context("apt-get update failed")?;
     let list = &missing;
-    cmd!(sh, "apt-get install -y -qq --no-install-recommends {list...}")
-        .run()
-        .with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
+    cmd!(sh, "apt-get install -y -qq --no-install-recommends {list...}").run().with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
     for (c, p) in tools {
         if which(c).is_none() {
             bail!("{c} is still missing after installing {p}");
