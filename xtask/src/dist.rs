@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 /// Formats this repository can write so far.
 const BUILT: &[Format] = &[Format::Deb, Format::Rpm];
 
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug)]
 pub struct Args {
     /// Target to build for (repeatable): linux-x64, linux-arm64, darwin-arm64, darwin-x64.
     #[arg(long = "target", value_parser = crate::parse_target)]
@@ -29,6 +29,18 @@ pub struct Args {
     /// $CLAWDBOT_RPM_SIGNING_KEY; unsigned when neither is given).
     #[arg(long)]
     pub rpm_signing_key: Option<PathBuf>,
+}
+
+impl Default for Args {
+    /// The same defaults as on the command line.
+    fn default() -> Args {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        <Cli as clap::Parser>::parse_from(["dist"]).args
+    }
 }
 
 pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
