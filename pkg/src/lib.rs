@@ -14,6 +14,7 @@ pub mod deb;
 pub mod linux;
 pub mod manifest;
 pub mod rpm;
+pub mod rpm;
 pub mod stage;
 pub mod target;
 pub mod template;

@@ -3,8 +3,10 @@
 //! Thin orchestration only: fetch the payload, stage it, call the writers in `pkg`,
 //! run the checks in `tests`. No format knowledge lives here.
 
+mod checks;
 mod dist;
 mod fetch;
+mod rpm_checks;
 mod rpm_checks;
 mod test;
 
