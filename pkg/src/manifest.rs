@@ -77,12 +77,22 @@ pub struct Payload {
 }
 
 /// What is removed from the installed npm tree: files the gateway never loads.
+/// Licence texts (LICENSE*, LICENCE*, COPYING*, NOTICE*) are never removed.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prune {
+    /// Paths relative to the app directory whose whole tree is left untouched.
+    #[serde(default)]
+    pub keep: Vec<String>,
     /// Exact file names, removed wherever they occur.
     #[serde(default)]
     pub names: Vec<String>,
+    /// File name endings (`.map`), removed wherever they occur.
+    #[serde(default)]
+    pub suffixes: Vec<String>,
+    /// Directory names (`test`), removed with their contents wherever they occur.
+    #[serde(default)]
+    pub dirs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -205,8 +215,19 @@ impl Manifest {
         let entry = &self.payload.entry;
         check("payload.entry", entry, is_relative_clean, "must be a relative path without '..'")?;
         check("payload.npm_dir", &self.payload.npm_dir.to_string_lossy(), is_relative_clean, "must be a relative path without '..'")?;
-        for (i, name) in self.payload.prune.names.iter().enumerate() {
-            check(&format!("payload.prune.names[{i}]"), name, |n| is_relative_clean(n) && !n.contains('/'), "must be a plain file name")?;
+        let prune = &self.payload.prune;
+        for (list, items) in [("names", &prune.names), ("suffixes", &prune.suffixes), ("dirs", &prune.dirs)] {
+            for (i, name) in items.iter().enumerate() {
+                check(
+                    &format!("payload.prune.{list}[{i}]"),
+                    name,
+                    |n| !n.contains('/') && is_relative_clean(n.trim_start_matches('.')),
+                    "must be a plain file name (or ending)",
+                )?;
+            }
+        }
+        for (i, path) in prune.keep.iter().enumerate() {
+            check(&format!("payload.prune.keep[{i}]"), path, is_relative_clean, "must be a relative path without '..'")?;
         }
         for (name, rt) in &self.payload.node.targets {
             let key = format!("payload.node.targets.{name}");

@@ -177,13 +177,28 @@ impl Stage {
         self.insert(path, Entry { kind: Kind::Symlink(target.to_owned()), mode: 0o777, size: target.len() as u64, config: false })
     }
 
-    /// Removes every file whose name is one of `names`; returns how many went.
-    pub fn prune_names(&mut self, names: &[String]) -> usize {
-        let before = self.entries.len();
-        self.entries.retain(|p, e| {
-            !(matches!(e.kind, Kind::File(_)) && p.rsplit_once('/').is_some_and(|(_, n)| names.iter().any(|x| x == n)))
+    /// Applies the manifest's prune rules below `root`; returns (entries, bytes) removed.
+    pub fn prune(&mut self, root: &str, rules: &crate::manifest::Prune) -> (usize, u64) {
+        let keep: Vec<String> = rules.keep.iter().map(|k| format!("{root}/{k}")).collect();
+        let prefix = format!("{root}/");
+        let (before, bytes_before) = (self.entries.len(), self.file_bytes());
+        self.entries.retain(|path, entry| {
+            let Some(rel) = path.strip_prefix(&prefix) else { return true };
+            if keep.iter().any(|k| path == k || path.starts_with(&format!("{k}/"))) {
+                return true;
+            }
+            let mut parts: Vec<&str> = rel.split('/').collect();
+            let name = parts.pop().unwrap_or_default();
+            if parts.iter().any(|d| rules.dirs.iter().any(|x| x == d)) {
+                return false;
+            }
+            match entry.kind {
+                Kind::Dir => !rules.dirs.iter().any(|x| x == name),
+                _ if is_licence(name) => true,
+                _ => !(rules.names.iter().any(|x| x == name) || rules.suffixes.iter().any(|x| name.ends_with(x.as_str()))),
+            }
         });
-        before - self.entries.len()
+        (before - self.entries.len(), bytes_before - self.file_bytes())
     }
 
     /// Removes an entry and everything below it; returns how many entries went.
@@ -217,6 +232,11 @@ impl Stage {
         self.entries.insert(path.to_owned(), entry);
         Ok(())
     }
+}
+
+fn is_licence(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["LICENSE", "LICENCE", "COPYING", "NOTICE"].iter().any(|l| upper.starts_with(l))
 }
 
 /// An install path must be absolute and normalised: nothing in it may point
@@ -280,6 +300,44 @@ mod tests {
         );
         assert_eq!(s.get("/usr/lib/x/a/cli").unwrap().kind, Kind::Symlink("b/cli.js".into()));
         assert_eq!(s.installed_size_kib(), 6 + 3);
+    }
+
+    #[test]
+    fn prune_rules_remove_dead_weight_but_keep_licences_and_kept_trees() {
+        let mut s = Stage::new();
+        for p in [
+            "/a/node_modules/x/index.js",
+            "/a/node_modules/x/index.js.map",
+            "/a/node_modules/x/index.d.ts",
+            "/a/node_modules/x/LICENSE.md",
+            "/a/node_modules/x/README.md",
+            "/a/node_modules/x/.npmignore",
+            "/a/node_modules/x/test/t.js",
+            "/a/node_modules/gw/skills/s/SKILL.md",
+            "/a/node_modules/gw/test/fixture.js",
+            "/other/test/kept.js",
+        ] {
+            s.add_bytes(p, "12345", 0o644).unwrap();
+        }
+        let rules = crate::manifest::Prune {
+            keep: vec!["node_modules/gw".into()],
+            names: vec![".npmignore".into()],
+            suffixes: vec![".map".into(), ".d.ts".into(), ".md".into()],
+            dirs: vec!["test".into()],
+        };
+        let (n, bytes) = s.prune("/a", &rules);
+        let files: Vec<&str> = s.iter().filter(|(_, e)| matches!(e.kind, Kind::File(_))).map(|(p, _)| p).collect();
+        assert_eq!(
+            files,
+            [
+                "/a/node_modules/gw/skills/s/SKILL.md",
+                "/a/node_modules/gw/test/fixture.js",
+                "/a/node_modules/x/LICENSE.md",
+                "/a/node_modules/x/index.js",
+                "/other/test/kept.js"
+            ]
+        );
+        assert_eq!((n, bytes), (6, 25));
     }
 
     #[test]

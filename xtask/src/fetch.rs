@@ -60,7 +60,15 @@ fn app(sh: &Shell, manifest: &Manifest, target: Target, dir: &Path, npm_cache: &
 fn node(sh: &Shell, manifest: &Manifest, target: Target, dir: &Path, npm_cache: &Path) -> Result<PathBuf> {
     let rt = manifest.node_runtime(target).with_context(|| format!("the manifest pins no Node.js runtime for {target} (payload.node.targets.{target})"))?;
     let node = dir.join("node");
-    if cached(&node, &rt.integrity) {
+    // Linux runtimes are stripped of their symbol table (the dynamic symbols that
+    // native modules link against stay); macOS ones keep Apple's code signature intact.
+    let strip =
+        target.is_linux().then(|| if target.npm_cpu() == "x64" { ("strip", "binutils") } else { ("aarch64-linux-gnu-strip", "binutils-aarch64-linux-gnu") });
+    let stamp = match strip {
+        Some((tool, _)) => format!("{} {tool} --strip-all", rt.integrity),
+        None => rt.integrity.clone(),
+    };
+    if cached(&node, &stamp) {
         eprintln!("    {target}: Node.js {} cached in {}", rt.version, node.display());
         return Ok(node);
     }
@@ -107,8 +115,15 @@ fn node(sh: &Shell, manifest: &Manifest, target: Target, dir: &Path, npm_cache: 
             bail!("{}: expected package/bin/node and package/LICENSE in the tarball", tgz.display());
         }
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(tmp.join("bin/node"), fs::Permissions::from_mode(0o755))?;
-        commit(&tmp, &node, &rt.integrity)
+        let bin = tmp.join("bin/node");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
+        if let Some((tool, package)) = strip {
+            crate::test::need_tools(sh, &[(tool, package)])?;
+            let before = fs::metadata(&bin)?.len();
+            cmd!(sh, "{tool} --strip-all {bin}").run()?;
+            eprintln!("    stripped node: {} -> {} MiB", before >> 20, fs::metadata(&bin)?.len() >> 20);
+        }
+        commit(&tmp, &node, &stamp)
     })?;
     Ok(node)
 }
