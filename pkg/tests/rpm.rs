@@ -181,7 +181,7 @@ fn scripts_provides_and_requires() {
     assert!(provides.lines().any(|l| l == "clawdbot = 2026.1.24.3-1"), "{provides}");
 
     let requires = rpm_query(&file, &["--requires"]);
-    for want in f.manifest.rpm.as_ref().unwrap().requires.iter().map(String::as_str).chain(["/bin/sh", "rpmlib(PayloadIsZstd) <= 5.4.18-1"]) {
+    for want in f.manifest.rpm.as_ref().unwrap().requires.iter().map(String::as_str).chain(["/bin/sh", "rpmlib(PayloadIsXz) <= 5.2-1"]) {
         assert!(requires.lines().any(|l| l == want), "--requires lacks {want:?}:\n{requires}");
     }
 }
