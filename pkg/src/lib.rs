@@ -12,8 +12,8 @@
 
 pub mod deb;
 pub mod linux;
+pub mod macos;
 pub mod manifest;
-pub mod rpm;
 pub mod rpm;
 pub mod stage;
 pub mod target;

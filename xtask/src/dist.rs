@@ -9,7 +9,7 @@ use pkg::{BuildOptions, Format, Manifest, Target};
 use xshell::{cmd, Shell};
 
 /// Formats this repository can write so far.
-const BUILT: &[Format] = &[Format::Deb, Format::Rpm];
+const BUILT: &[Format] = &[Format::Deb, Format::Rpm, Format::Pkg];
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -75,7 +75,14 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
                         Ok(pkg::rpm::write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref())?)
                     })?
                 }
-                Format::Pkg => unreachable!("plan() only returns built formats"),
+                Format::Pkg => {
+                    let mac_templates = pkg::macos::Templates::load(&root)?;
+                    let stage = pkg::macos::stage(&manifest, &payload, &mac_templates)?;
+                    let name = pkg::macos::file_name(&manifest, target)?;
+                    crate::step(&format!("{name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20), || {
+                        Ok(pkg::macos::write(&manifest, target, &stage, &mac_templates, &opts, &out)?)
+                    })?
+                }
             };
             let size = std::fs::metadata(&path)?.len();
             eprintln!("    wrote {} ({:.1} MiB)", path.display(), size as f64 / 1048576.0);
@@ -127,7 +134,15 @@ mod tests {
     #[test]
     fn plan_defaults_and_refusals() {
         let all = plan(&Args::default()).unwrap();
-        assert_eq!(all, vec![(Target::LinuxX64, vec![Format::Deb, Format::Rpm]), (Target::LinuxArm64, vec![Format::Deb, Format::Rpm])]);
+        assert_eq!(
+            all,
+            vec![
+                (Target::LinuxX64, vec![Format::Deb, Format::Rpm]),
+                (Target::LinuxArm64, vec![Format::Deb, Format::Rpm]),
+                (Target::DarwinArm64, vec![Format::Pkg]),
+                (Target::DarwinX64, vec![Format::Pkg]),
+            ]
+        );
         let e = plan(&Args { targets: vec![Target::DarwinX64], formats: vec![Format::Deb], ..Args::default() }).unwrap_err();
         assert!(e.to_string().contains("nothing to build for darwin-x64"), "{e}");
     }

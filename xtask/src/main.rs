@@ -6,6 +6,7 @@
 mod checks;
 mod dist;
 mod fetch;
+mod pkg_checks;
 mod rpm_checks;
 mod rpm_checks;
 mod test;

@@ -1,0 +1,201 @@
+//! The macOS installer package: what it installs and how it is written.
+//!
+//! - the payload under the `[macos]` prefix, root-owned: the Node.js runtime, the
+//!   gateway tree, the admin command and the uninstaller;
+//! - the LaunchDaemon plist in `/Library/LaunchDaemons`, root:wheel 0644;
+//! - the `preinstall` and `postinstall` scripts, which create the hidden account,
+//!   the state directory and the first configuration at install time, and load
+//!   the daemon.
+//!
+//! The plain files come from `launchd/`, with `@NAME@` placeholders filled from the
+//! manifest. The formats: [`xar`], [`bom`], [`cpio`]; the package itself: [`write`].
+
+pub mod bom;
+pub mod cksum;
+pub mod cpio;
+mod flat;
+pub mod xar;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use flat::{distribution, file_name, package_info, write, COMPONENT};
+
+use crate::linux::Payload;
+use crate::manifest::{Macos, Manifest};
+use crate::stage::Stage;
+use crate::target::Target;
+use crate::template::{self, Vars};
+use crate::Error;
+
+/// Files under the repository root that are rendered into the package.
+pub const TEMPLATES: &[&str] = &["launchd/gateway.plist", "launchd/preinstall", "launchd/postinstall", "launchd/uninstall.sh", "launchd/clawdbot.sh"];
+
+/// The range in which the postinstall script looks for a free user and group id,
+/// where macOS installers keep their daemon accounts.
+pub const FIRST_ID: u32 = 200;
+pub const LAST_ID: u32 = 400;
+
+/// Owner and group of every payload entry: root:wheel.
+pub const UID: u32 = 0;
+pub const GID: u32 = 0;
+
+/// The template files, read once from the repository.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    files: BTreeMap<&'static str, String>,
+}
+
+impl Templates {
+    pub fn load(root: &Path) -> Result<Templates, Error> {
+        let mut files = BTreeMap::new();
+        for name in TEMPLATES {
+            let path = root.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            files.insert(*name, text);
+        }
+        Ok(Templates { files })
+    }
+
+    pub fn render(&self, name: &str, vars: &Vars) -> Result<String, Error> {
+        let text = self.files.get(name).ok_or_else(|| Error::Template { file: name.to_owned(), message: "not a known template".into() })?;
+        template::render(name, text, vars)
+    }
+}
+
+/// What macOS calls the target's CPU (`hostArchitectures`, `uname -m`).
+pub fn arch(target: Target) -> Result<&'static str, Error> {
+    match target {
+        Target::DarwinArm64 => Ok("arm64"),
+        Target::DarwinX64 => Ok("x86_64"),
+        t => Err(Error::Stage(format!("{t} is not a macOS target"))),
+    }
+}
+
+/// Install paths derived from the manifest.
+pub struct Paths {
+    pub node: String,
+    pub node_license: String,
+    pub app: String,
+    pub entry: String,
+    /// The admin command under the prefix (linked from `[macos].bin`).
+    pub cli: String,
+    pub uninstall: String,
+    pub plist: String,
+}
+
+impl Paths {
+    pub fn new(m: &Manifest, mac: &Macos) -> Paths {
+        let prefix = &mac.prefix;
+        let name = &m.package.name;
+        Paths {
+            node: format!("{prefix}/node/bin/node"),
+            node_license: format!("{prefix}/node/LICENSE"),
+            app: format!("{prefix}/app"),
+            entry: format!("{prefix}/app/{}", m.payload.entry),
+            cli: format!("{prefix}/bin/{name}"),
+            uninstall: format!("{prefix}/bin/{name}-uninstall"),
+            plist: format!("/Library/LaunchDaemons/{}.plist", m.service.launchd_label),
+        }
+    }
+}
+
+/// The values of the `@NAME@` placeholders.
+pub fn vars(m: &Manifest) -> Result<Vars, Error> {
+    let mac = m.macos()?;
+    let p = Paths::new(m, mac);
+    Ok(Vars::from([
+        ("NAME", m.package.name.clone()),
+        ("VERSION", m.package.version.clone()),
+        ("DESCRIPTION", m.service.description.clone()),
+        ("LABEL", m.service.launchd_label.clone()),
+        ("PORT", m.service.port.to_string()),
+        ("SHELL", mac.shell.clone()),
+        ("PREFIX", mac.prefix.clone()),
+        ("BIN", mac.bin.clone()),
+        ("USER", mac.user.clone()),
+        ("GROUP", mac.group.clone()),
+        ("STATE_DIR", mac.state_dir.clone()),
+        ("IDENTIFIER", mac.identifier.clone()),
+        ("NODE", p.node.clone()),
+        ("ENTRY", p.entry.clone()),
+        ("CLI", p.cli.clone()),
+        ("UNINSTALL", p.uninstall.clone()),
+        ("FIRST_ID", FIRST_ID.to_string()),
+        ("LAST_ID", LAST_ID.to_string()),
+    ]))
+}
+
+/// The install scripts, rendered.
+pub struct Scripts {
+    pub preinstall: String,
+    pub postinstall: String,
+}
+
+pub fn scripts(m: &Manifest, templates: &Templates) -> Result<Scripts, Error> {
+    let vars = vars(m)?;
+    Ok(Scripts { preinstall: templates.render("launchd/preinstall", &vars)?, postinstall: templates.render("launchd/postinstall", &vars)? })
+}
+
+/// Stages everything the package's payload installs.
+pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<Stage, Error> {
+    let mac = m.macos()?;
+    let vars = vars(m)?;
+    let p = Paths::new(m, mac);
+    let render = |name: &str| templates.render(name, &vars);
+    let mut s = Stage::new();
+
+    s.add_disk_file(&p.node, &payload.node.join("bin/node"), 0o755)?;
+    s.add_disk_file(&p.node_license, &payload.node.join("LICENSE"), 0o644)?;
+    s.add_tree(&p.app, &payload.app)?;
+    match s.get(&p.entry) {
+        Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
+        _ => return Err(Error::Stage(format!("the payload in {} has no gateway entry point {}", payload.app.display(), m.payload.entry))),
+    }
+    keep_macho_executable(&mut s, &p.app)?;
+    s.add_bytes(&p.cli, render("launchd/clawdbot.sh")?, 0o755)?;
+    s.add_bytes(&p.uninstall, render("launchd/uninstall.sh")?, 0o755)?;
+    s.add_bytes(&p.plist, render("launchd/gateway.plist")?, 0o644)?;
+    Ok(s)
+}
+
+/// [`Stage::add_tree`] keeps the executable bit of ELF binaries and scripts only;
+/// Mach-O programs in the tree (such as prebuilt command-line tools of npm
+/// packages) keep theirs too.
+fn keep_macho_executable(s: &mut Stage, under: &str) -> Result<(), Error> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let prefix = format!("{under}/");
+    let mut fix = Vec::new();
+    for (path, e) in s.iter().filter(|(p, _)| p.starts_with(&prefix)) {
+        if let crate::stage::Kind::File(crate::stage::Source::Disk(src)) = &e.kind {
+            let meta = std::fs::metadata(src).map_err(|err| Error::io(src, err))?;
+            if e.mode & 0o111 == 0 && meta.permissions().mode() & 0o111 != 0 {
+                let mut head = [0u8; 4];
+                let mut f = std::fs::File::open(src).map_err(|err| Error::io(src, err))?;
+                let n = f.read(&mut head).map_err(|err| Error::io(src, err))?;
+                if n == 4 && is_macho(head) {
+                    fix.push((path.to_owned(), src.clone()));
+                }
+            }
+        }
+    }
+    for (path, src) in fix {
+        s.remove_tree(&path);
+        s.add_disk_file(&path, &src, 0o755)?;
+    }
+    Ok(())
+}
+
+/// Mach-O (32/64-bit, either byte order) or a universal binary.
+pub fn is_macho(head: [u8; 4]) -> bool {
+    matches!(u32::from_be_bytes(head), 0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe | 0xcafe_babe | 0xbeba_feca)
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
