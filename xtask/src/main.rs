@@ -8,7 +8,6 @@ mod dist;
 mod fetch;
 mod pkg_checks;
 mod rpm_checks;
-mod rpm_checks;
 mod test;
 
 use std::path::{Path, PathBuf};
