@@ -177,3 +177,21 @@ fn reader_binary(sh: &Shell) -> Result<PathBuf> {
     cmd!(sh, "cargo build --release --quiet --manifest-path {manifest}").run()?;
     Ok(root.join("target/macos-reader/release/macos-pkg-reader"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checks on packages already built by `cargo xtask dist --format pkg`:
+    /// `cargo test -p xtask -- --ignored real_pkgs`.
+    #[test]
+    #[ignore = "needs the real packages in target/dist"]
+    fn real_pkgs() {
+        let sh = Shell::new().unwrap();
+        let m = Manifest::load(&crate::root().join("clawdbot.toml")).unwrap();
+        for target in [Target::DarwinArm64, Target::DarwinX64] {
+            let path = crate::root().join("target/dist").join(pkg::macos::file_name(&m, target).unwrap());
+            check_real_pkg(&sh, &path, target).unwrap();
+        }
+    }
+}
