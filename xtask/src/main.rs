@@ -5,6 +5,7 @@
 
 mod checks;
 mod dist;
+mod e2e;
 mod fetch;
 mod pkg_checks;
 mod rpm_checks;
@@ -30,6 +31,9 @@ enum Command {
     /// Run every check: formatting, lints, shellcheck, unit tests, the real packages
     /// read back by dpkg-deb and lintian, systemd-analyze, reproducibility.
     Test(test::Args),
+    /// Boot Debian with systemd in containers and check the real .deb end to end:
+    /// install, isolation, upgrade, remove/purge, install without systemd running.
+    E2e(e2e::Args),
 }
 
 fn main() {
@@ -37,6 +41,7 @@ fn main() {
     let result = match cli.command {
         Command::Dist(args) => dist::run(&args).map(|_| ()),
         Command::Test(args) => test::run(&args),
+        Command::E2e(args) => e2e::run(&args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

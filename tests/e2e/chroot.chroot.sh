@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install with systemd not running, in a plain chroot as image builders do:
+# the package installs without errors and is enabled for the first boot.
+# (chroot.sh then boots the tree.)
+# shellcheck source=lib.sh
+. /e2e/tests/lib.sh
+
+check_not "systemd is not running here" test -d /run/systemd/system
+check "apt-get install ./clawdbot_*.deb in the chroot" install_logged current || abort
+check_not "it printed no error or warning" grep -Ei '(^|[^a-z])(error|warning|fail)' "$OUT/apt.txt"
+check "user $SVC_USER exists with a system uid" system_id "$(passwd_field "$SVC_USER" 3)"
+check "$UNIT is enabled for the next boot" test -L "/etc/systemd/system/multi-user.target.wants/$UNIT"
+check "the state dir is 0700 $SVC_USER" expect "700 $SVC_USER" stat -c '%a %U' "$STATE_DIR"
+check "the config holds a gateway token" has_token
+finish

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install: apt-get installs the package as an administrator would, and the
+# gateway comes up as its own locked-down system user.
+# shellcheck source=lib.sh
+. /e2e/tests/lib.sh
+
+add_person alice
+t0=$(now_ms)
+check "apt-get install ./clawdbot_*.deb resolves Depends and installs" install_pkg current || abort
+check "user $SVC_USER exists with a system uid" system_id "$(passwd_field "$SVC_USER" 3)"
+check "group $SVC_USER exists with a system gid" system_id "$(group_field "$SVC_USER" 3)"
+check "user $SVC_USER has no login shell" expect /usr/sbin/nologin passwd_field "$SVC_USER" 7
+check "$UNIT is enabled" expect enabled systemctl is-enabled "$UNIT"
+check "$UNIT is active" wait_until "$START_LIMIT" is_active
+check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
+check "the gateway answers HTTP 200 on $URL" wait_until "$HTTP_LIMIT" http_ok &&
+    metric install_to_http200_s "$(seconds_since "$t0")"
+check "sudo clawdbot gateway health --json reports ok (token from the state dir)" gateway_healthy
+check "the state dir is 0700 $SVC_USER:$SVC_USER" expect "700 $SVC_USER $SVC_USER" stat -c '%a %U %G' "$STATE_DIR"
+check "the config holds a gateway token" has_token
+check "the config is 0600 $SVC_USER" expect "600 $SVC_USER" stat -c '%a %U' "$CONFIG"
+check_not "an ordinary user cannot read the config with the token" runuser -u alice -- cat "$CONFIG"
+check_not "an ordinary user cannot list the state dir" runuser -u alice -- ls "$STATE_DIR"
+check_not "the wrapper refuses an ordinary user" runuser -u alice -- clawdbot gateway health
+finish

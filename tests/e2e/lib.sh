@@ -1,0 +1,269 @@
+# shellcheck shell=sh disable=SC2034
+# Helpers of the end-to-end scenarios. A scenario is a plain list of checks run
+# as root inside the test system: `check WHAT COMMAND...` passes when the
+# command succeeds, `check_not WHAT COMMAND...` when it fails. Every check
+# appends an "ok - WHAT" or "not ok - WHAT" line (with the command's output on
+# failure) to /e2e/out/results; figures go to /e2e/out/metrics.
+
+E2E=/e2e
+OUT=$E2E/out
+
+# What the package installs (clawdbot.toml).
+PKG=clawdbot
+UNIT=clawdbot-gateway.service
+SVC_USER=clawdbot
+STATE_DIR=/var/lib/clawdbot
+CACHE_DIR=/var/cache/clawdbot
+CONFIG_DIR=/etc/clawdbot
+CONFIG=$STATE_DIR/clawdbot.json
+URL=http://127.0.0.1:18789/
+# Every check that waits gives up after this many seconds.
+START_LIMIT=60
+HTTP_LIMIT=240
+
+export DEBIAN_FRONTEND=noninteractive
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+passed=0
+failed=0
+mkdir -p "$OUT"
+
+say() {
+    printf '%s\n' "$*" | tee -a "$OUT/results"
+}
+
+check() {
+    _what=$1
+    shift
+    _t=$(now_ms)
+    if "$@" > "$OUT/check.out" 2>&1; then
+        passed=$((passed + 1))
+        say "ok - $_what ($(seconds_since "$_t") s)"
+        return 0
+    fi
+    failed=$((failed + 1))
+    say "not ok - $_what ($(seconds_since "$_t") s)"
+    say "#   command: $*"
+    tail -n 40 "$OUT/check.out" | sed 's/^/#   /' | tee -a "$OUT/results"
+    return 1
+}
+
+check_not() {
+    _what=$1
+    shift
+    check "$_what" fails "$@"
+}
+
+# fails COMMAND...: succeeds when the command fails.
+fails() {
+    if "$@"; then
+        echo "(the command succeeded)"
+        return 1
+    fi
+    return 0
+}
+
+# Stops the scenario after a failed check that the rest depends on.
+abort() {
+    say "# aborted: the remaining checks depend on the failed one"
+    finish
+}
+
+finish() {
+    say "# $passed checks passed, $failed failed"
+    [ "$failed" -eq 0 ] || exit 1
+    exit 0
+}
+
+now_ms() {
+    date +%s%3N
+}
+
+seconds_since() {
+    awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
+}
+
+metric() {
+    say "# $1 = $2"
+    printf '%s=%s\n' "$1" "$2" >> "$OUT/metrics"
+}
+
+# expect WANT COMMAND...: the command succeeds and prints exactly WANT.
+expect() {
+    _want=$1
+    shift
+    _got=$("$@") || return 1
+    echo "got:  $_got"
+    echo "want: $_want"
+    [ "$_got" = "$_want" ]
+}
+
+# wait_until SECONDS COMMAND...: retries the command until it succeeds.
+wait_until() {
+    _end=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+        if [ "$(date +%s)" -ge "$_end" ]; then
+            echo "still failing after the time limit: $*"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# install_pkg current|next: what an administrator types, in the directory of
+# the package, so that apt resolves its Depends.
+install_pkg() (
+    cd "$E2E/pkg/$1" && apt-get install -y --no-install-recommends ./"$PKG"_*.deb
+)
+
+# The Version of the package file in current|next.
+pkg_version() {
+    dpkg-deb -f "$(ls "$E2E/pkg/$1/$PKG"_*.deb)" Version
+}
+
+installed_version() {
+    dpkg-query -W -f '${Version}' "$PKG"
+}
+
+# passwd_field NAME N / group_field NAME N
+passwd_field() {
+    getent passwd "$1" | cut -d: -f"$2"
+}
+
+group_field() {
+    getent group "$1" | cut -d: -f"$2"
+}
+
+# system_id N: a system account's id (1..999, Debian's SYS_UID_MAX).
+system_id() {
+    echo "id: $1"
+    [ -n "$1" ] && [ "$1" -gt 0 ] && [ "$1" -lt 1000 ]
+}
+
+is_active() {
+    systemctl is-active --quiet "$UNIT"
+}
+
+main_pid() {
+    systemctl show -P MainPID "$UNIT"
+}
+
+main_user() {
+    ps -o user= -p "$(main_pid)"
+}
+
+# new_main_pid OLD: the service runs under another main process than OLD.
+new_main_pid() {
+    _pid=$(main_pid)
+    [ -n "$_pid" ] && [ "$_pid" != 0 ] && [ "$_pid" != "$1" ] && is_active
+}
+
+http_code() {
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL"
+}
+
+http_ok() {
+    [ "$(http_code)" = 200 ]
+}
+
+# The gateway's own health check, through the wrapper as an administrator runs it.
+gateway_health() {
+    sudo clawdbot gateway health --json
+}
+
+gateway_healthy() {
+    gateway_health > "$OUT/health.json" 2>&1
+    cat "$OUT/health.json"
+    grep -Eq '"ok": *true' "$OUT/health.json"
+}
+
+config_token() {
+    sed -n 's/.*"token": *"\([^"]*\)".*/\1/p' "$CONFIG"
+}
+
+has_token() {
+    _tok=$(config_token)
+    echo "token length: ${#_tok}"
+    [ "${#_tok}" -ge 32 ]
+}
+
+# status_field PID NAME: a field of /proc/PID/status.
+status_field() {
+    awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
+}
+
+# sha FILE: its checksum.
+sha() {
+    sha256sum < "$1" | cut -d' ' -f1
+}
+
+# An ordinary user, as on a shared machine.
+add_person() {
+    useradd --create-home --shell /bin/bash "$1"
+}
+
+# The [Service] settings of the installed unit that shape the process, one a
+# line: everything but what starts, stops and restarts it.
+unit_sandbox() {
+    systemctl cat "$UNIT" | awk '
+        /^\[/ { section = $0; next }
+        section != "[Service]" || /^[#;]/ || !/=/ { next }
+        /^(Type|ExecStart|ExecStartPre|ExecStartPost|ExecStop|ExecStopPost|ExecReload|Restart|RestartSec|TimeoutStartSec|TimeoutStopSec|TimeoutSec)=/ { next }
+        { print }'
+}
+
+# probe sandboxed|control: runs probe.sh as the service's user, with the unit's
+# sandbox or without it, into $OUT/probe-<how>.txt.
+probe() {
+    _how=$1
+    set --
+    if [ "$_how" = sandboxed ]; then
+        unit_sandbox > "$OUT/sandbox.properties"
+        while IFS= read -r _prop; do
+            set -- "$@" -p "$_prop"
+        done < "$OUT/sandbox.properties"
+    else
+        set -- -p "User=$SVC_USER" -p "Group=$SVC_USER"
+    fi
+    timeout 60 systemd-run --quiet --wait --pipe --collect "$@" -- /bin/sh "$E2E/tests/probe.sh" \
+        > "$OUT/probe-$_how.txt"
+    _rc=$?
+    cat "$OUT/probe-$_how.txt"
+    [ "$_rc" -eq 0 ] && grep -qx "user $SVC_USER" "$OUT/probe-$_how.txt"
+}
+
+# saw sandboxed|control LINE...: the probe printed each of these lines.
+saw() {
+    _file=$OUT/probe-$1.txt
+    shift
+    for _line in "$@"; do
+        if ! grep -qxF "$_line" "$_file"; then
+            echo "expected: $_line"
+            echo "got:      $(grep -F "$(echo "$_line" | cut -d' ' -f1,2)" "$_file")"
+            return 1
+        fi
+    done
+}
+
+# install_logged current|next: install_pkg, its output also kept in $OUT/apt.txt.
+install_logged() {
+    install_pkg "$1" > "$OUT/apt.txt" 2>&1
+    _rc=$?
+    cat "$OUT/apt.txt"
+    return "$_rc"
+}
+
+# dpkg has forgotten the package, or knows it only as not installed.
+purged() {
+    _status=$(dpkg-query -W -f '${db:Status-Status}' "$PKG" 2> /dev/null)
+    echo "dpkg status: ${_status:-unknown}"
+    [ -z "$_status" ] || [ "$_status" = not-installed ]
+}
+
+# Unit files, enablement links and masks of the service, wherever systemd and
+# deb-systemd-helper keep them.
+unit_links() {
+    find /etc/systemd /run/systemd/system /usr/lib/systemd /lib/systemd \
+        /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
+        -name "$UNIT" 2> /dev/null
+}

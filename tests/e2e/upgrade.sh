@@ -1,0 +1,34 @@
+#!/bin/sh
+# Upgrade to a package of a higher version: the service restarts on the new
+# code and keeps its token, configuration, state and user.
+# shellcheck source=lib.sh
+. /e2e/tests/lib.sh
+
+check "apt-get install ./clawdbot_*.deb (the older version)" install_pkg current || abort
+check "$UNIT is active" wait_until "$START_LIMIT" is_active || abort
+check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok || abort
+old_pid=$(main_pid)
+old_config=$(sha "$CONFIG")
+old_token=$(config_token)
+runuser -u "$SVC_USER" -- sh -c "echo 'state written by the service' > $STATE_DIR/e2e-marker"
+old_marker=$(sha "$STATE_DIR/e2e-marker")
+old_passwd=$(getent passwd "$SVC_USER")
+old_group=$(getent group "$SVC_USER")
+old_accounts=$(wc -l < /etc/passwd)
+
+t0=$(now_ms)
+check "apt-get install ./clawdbot_*.deb of the higher version upgrades" install_pkg next || abort
+check "dpkg has the higher version $(pkg_version next)" expect "$(pkg_version next)" installed_version
+check "the service was restarted: a new main PID (was $old_pid)" wait_until "$START_LIMIT" new_main_pid "$old_pid"
+check "the gateway answers HTTP 200 after the upgrade" wait_until "$HTTP_LIMIT" http_ok &&
+    metric upgrade_to_http200_s "$(seconds_since "$t0")"
+check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
+check "the config is unchanged" expect "$old_config" sha "$CONFIG"
+check "the token is unchanged" expect "$old_token" config_token
+check "the marker in the state dir survived unchanged" expect "$old_marker" sha "$STATE_DIR/e2e-marker"
+check "the user $SVC_USER is the same" expect "$old_passwd" getent passwd "$SVC_USER"
+check "the group $SVC_USER is the same" expect "$old_group" getent group "$SVC_USER"
+check "no account was added" expect "$old_accounts" wc -l < /etc/passwd
+check "the state dir is still 0700 $SVC_USER" expect "700 $SVC_USER" stat -c '%a %U' "$STATE_DIR"
+check "sudo clawdbot gateway health --json reports ok" gateway_healthy
+finish

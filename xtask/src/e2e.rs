@@ -1,0 +1,561 @@
+//! `cargo xtask e2e`: the real `.deb` of the real gateway, installed with apt on a
+//! booted Debian whose PID 1 is systemd, checked the way its users and an attacker
+//! would see it.
+//!
+//! Each scenario boots a throw-away overlay (`systemd-nspawn --volatile=overlay`)
+//! of a Debian tree that is built once with mmdebstrap and cached under
+//! `target/e2e/`. The scenario's checks are the shell scripts in `tests/e2e/`: the
+//! unit `e2e-scenario.service` runs `tests/e2e/run.sh` after boot, which runs
+//! `<scenario>.sh`, writes the results into the bound directory `/e2e/out` and ends
+//! the container with `systemctl exit <status>`. A scenario that needs a first
+//! phase without a running systemd (`<scenario>.chroot.sh`) gets a copy of the tree
+//! that it prepares in a plain chroot and then boots.
+//!
+//! The Depends of the package are installed in the cached tree (the tree's package
+//! list is derived from the package's Depends field), so that `apt-get install
+//! ./clawdbot_*.deb` resolves them with the container's network cut off.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use pkg::{Format, Target};
+use sha2::{Digest, Sha256};
+use xshell::{cmd, Shell};
+
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct Args {
+    /// The package to test (default: built from this checkout, cached under target/e2e/pkg).
+    #[arg(long)]
+    pub deb: Option<PathBuf>,
+    /// A package of a higher version, for the upgrade (default: built from this
+    /// checkout with the packaging revision raised by one).
+    #[arg(long)]
+    pub upgrade_deb: Option<PathBuf>,
+    /// Run only this scenario (repeatable): install, isolation, upgrade, remove-purge, chroot.
+    #[arg(long = "scenario")]
+    pub scenarios: Vec<String>,
+    /// Seconds one scenario may take, boot and shutdown included.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+/// Host tools: (command, Debian package).
+pub const TOOLS: &[(&str, &str)] = &[("systemd-nspawn", "systemd-container"), ("mmdebstrap", "mmdebstrap"), ("unshare", "util-linux"), ("dpkg-deb", "dpkg")];
+
+/// A Debian release to boot.
+pub struct Release {
+    pub suite: &'static str,
+    pub mirror: &'static str,
+}
+
+pub const BOOKWORM: Release = Release { suite: "bookworm", mirror: "http://deb.debian.org/debian" };
+
+/// What every scenario uses inside the container, besides the package's Depends.
+const BASE_PACKAGES: &[&str] = &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils"];
+
+/// One scenario: `tests/e2e/<name>.sh` in the booted system, preceded by
+/// `tests/e2e/<name>.chroot.sh` in a plain chroot when `chroot_first`.
+pub struct Scenario {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub chroot_first: bool,
+}
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario { name: "install", what: "apt-get install; user, service, HTTP 200, health, state dir, token", chroot_first: false },
+    Scenario { name: "isolation", what: "the sandbox hides /home and /root, is read-only outside its state", chroot_first: false },
+    Scenario { name: "upgrade", what: "a higher version restarts the service and keeps token, config, marker, user", chroot_first: false },
+    Scenario { name: "remove-purge", what: "remove keeps state and user, purge clears state, reinstall makes a new token", chroot_first: false },
+    Scenario { name: "chroot", what: "install without a running systemd, then boot: the service comes up", chroot_first: true },
+];
+
+/// The scenario unit, and the unit the package installs.
+const SCENARIO_UNIT: &str = "e2e-scenario.service";
+const PACKAGE_UNIT: &str = "clawdbot-gateway.service";
+
+pub fn run(args: &Args) -> Result<()> {
+    let started = Instant::now();
+    let root = crate::root();
+    let sh = Shell::new()?;
+    sh.change_dir(&root);
+    check_host(&sh)?;
+    let scenarios = select(&args.scenarios)?;
+
+    let (current, next) = packages(&sh, args)?;
+    eprintln!("    package under test: {}", current.display());
+    eprintln!("    higher version:     {}", next.display());
+    let tree = crate::step("Debian bookworm tree for the containers", || Tree::ensure(&sh, &BOOKWORM, &current))?;
+
+    let work = root.join("target/e2e/runs");
+    fs::create_dir_all(&work)?;
+    let mut outcomes = Vec::new();
+    for s in scenarios {
+        eprintln!("==> e2e scenario {}: {}", s.name, s.what);
+        let t = Instant::now();
+        let res = run_scenario(&tree, s, &work, &current, &next, Duration::from_secs(args.timeout));
+        let secs = t.elapsed().as_secs_f64();
+        match &res {
+            Ok(o) if o.passed => {
+                eprintln!("    PASS {} ({secs:.1} s){}", s.name, o.metrics_line());
+            }
+            Ok(o) => {
+                eprintln!("    FAIL {} ({secs:.1} s): {}", s.name, o.reason);
+                o.print_evidence();
+            }
+            Err(e) => eprintln!("    FAIL {} ({secs:.1} s): {e:#}", s.name),
+        }
+        outcomes.push((s.name, secs, res.as_ref().map(|o| o.passed).unwrap_or(false), res.map(|o| o.metrics).unwrap_or_default()));
+    }
+
+    let passed = outcomes.iter().filter(|o| o.2).count();
+    let failed = outcomes.len() - passed;
+    eprintln!("==> e2e summary ({:.1} s in all)", started.elapsed().as_secs_f64());
+    for (name, secs, ok, metrics) in &outcomes {
+        let m: String = metrics.iter().map(|(k, v)| format!(", {k} {v}")).collect();
+        eprintln!("    {:<4} {name:<13} {secs:6.1} s{m}", if *ok { "pass" } else { "FAIL" });
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} end-to-end scenario(s) failed");
+    }
+    Ok(())
+}
+
+/// The host must be able to bootstrap and boot containers: root and the tools.
+fn check_host(sh: &Shell) -> Result<()> {
+    if cmd!(sh, "id -u").quiet().read()?.trim() != "0" {
+        bail!("the end-to-end tests boot containers and must run as root (sudo cargo xtask e2e)");
+    }
+    crate::test::need_tools(sh, TOOLS)
+        .context("the end-to-end tests need systemd-nspawn and mmdebstrap: apt-get install systemd-container mmdebstrap util-linux")
+}
+
+fn select(names: &[String]) -> Result<Vec<&'static Scenario>> {
+    if names.is_empty() {
+        return Ok(SCENARIOS.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            SCENARIOS
+                .iter()
+                .find(|s| s.name == n)
+                .with_context(|| format!("no scenario {n:?}; there are: {}", SCENARIOS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// The packages
+
+/// The package under test and one of a higher version, checked to compare so.
+fn packages(sh: &Shell, args: &Args) -> Result<(PathBuf, PathBuf)> {
+    let root = crate::root();
+    let current = match &args.deb {
+        Some(p) => root.join(p),
+        None => crate::step("the .deb of this checkout", || build_cached(&root, "current", 0))?,
+    };
+    let next = match &args.upgrade_deb {
+        Some(p) => root.join(p),
+        None => crate::step("the .deb of a higher packaging revision (for the upgrade)", || build_cached(&root, "next", 1))?,
+    };
+    for p in [&current, &next] {
+        if !p.is_file() {
+            bail!("no package at {}", p.display());
+        }
+    }
+    let (a, b) = (deb_field(sh, &current, "Version")?, deb_field(sh, &next, "Version")?);
+    if cmd!(sh, "dpkg --compare-versions {a} lt {b}").quiet().run().is_err() {
+        bail!("the upgrade package ({b}) is not of a higher version than the package under test ({a})");
+    }
+    Ok((current, next))
+}
+
+fn deb_field(sh: &Shell, deb: &Path, field: &str) -> Result<String> {
+    Ok(cmd!(sh, "dpkg-deb -f {deb} {field}").quiet().read()?.trim().to_owned())
+}
+
+/// Builds the linux-x64 .deb with the packaging revision raised by `bump`, into
+/// `target/e2e/pkg/<label>/`, unless the same inputs built it already.
+fn build_cached(root: &Path, label: &str, bump: u32) -> Result<PathBuf> {
+    let dir = root.join("target/e2e/pkg").join(label);
+    let manifest_text = fs::read_to_string(root.join("clawdbot.toml"))?;
+    let manifest_text = if bump == 0 { manifest_text } else { bump_revision(&manifest_text, bump)? };
+    let stamp = format!("{}\n", inputs_hash(root, &manifest_text)?);
+    let stamp_path = dir.join("inputs.sha256");
+    if fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
+        if let Some(deb) = find_deb(&dir)? {
+            eprintln!("    up to date: {}", deb.display());
+            return Ok(deb);
+        }
+    }
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    let manifest = dir.join("clawdbot.toml");
+    fs::write(&manifest, &manifest_text)?;
+    let rel = |p: &Path| p.strip_prefix(root).map(Path::to_owned).unwrap_or_else(|_| p.to_owned());
+    // dist's options may grow; the defaults of new ones apply.
+    #[allow(clippy::needless_update)]
+    let dist_args = crate::dist::Args {
+        targets: vec![Target::LinuxX64],
+        formats: vec![Format::Deb],
+        out: rel(&dir.join("out")),
+        manifest: rel(&manifest),
+        ..crate::dist::Args::default()
+    };
+    let out = crate::dist::run(&dist_args)?;
+    let deb = out.into_iter().next().context("dist built no package")?;
+    fs::write(&stamp_path, stamp)?;
+    Ok(deb)
+}
+
+fn find_deb(dir: &Path) -> Result<Option<PathBuf>> {
+    let out = dir.join("out");
+    if !out.is_dir() {
+        return Ok(None);
+    }
+    for e in fs::read_dir(out)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "deb") {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+/// The manifest text with `revision = N` of [package] replaced by N + bump.
+fn bump_revision(text: &str, bump: u32) -> Result<String> {
+    let mut out = String::new();
+    let mut section = "";
+    let mut done = false;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            section = t;
+        }
+        match t.strip_prefix("revision").map(str::trim_start).and_then(|r| r.strip_prefix('=')) {
+            Some(v) if section == "[package]" && !done => {
+                let n: u32 = v.trim().parse().with_context(|| format!("revision {v:?} is not a number"))?;
+                writeln!(out, "revision = {}", n + bump)?;
+                done = true;
+            }
+            _ => writeln!(out, "{line}")?,
+        }
+    }
+    if !done {
+        bail!("clawdbot.toml has no revision in [package]");
+    }
+    Ok(out)
+}
+
+/// A hash of everything a .deb is built from.
+fn inputs_hash(root: &Path, manifest_text: &str) -> Result<String> {
+    let mut files = Vec::new();
+    for dir in ["payload", "systemd", "debian", "pkg"] {
+        collect_files(&root.join(dir), &mut files)?;
+    }
+    for f in ["Cargo.lock", "xtask/src/dist.rs", "xtask/src/fetch.rs"] {
+        files.push(root.join(f));
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    h.update(manifest_text.as_bytes());
+    for f in files {
+        let Ok(bytes) = fs::read(&f) else { continue };
+        h.update(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let p = e.path();
+        if e.file_type()?.is_dir() {
+            if e.file_name() != "target" && e.file_name() != "node_modules" {
+                collect_files(&p, out)?;
+            }
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The container tree
+
+/// A minbase Debian tree with systemd, cached under `target/e2e/<suite>/root`.
+/// `stamp` records what it was built with; another stamp builds it anew.
+pub struct Tree {
+    pub root: PathBuf,
+}
+
+impl Tree {
+    pub fn ensure(sh: &Shell, release: &Release, deb: &Path) -> Result<Tree> {
+        let base = crate::root().join("target/e2e").join(release.suite);
+        let root = base.join("root");
+        let includes = tree_packages(sh, deb)?;
+        let stamp = format!("mmdebstrap --variant=minbase {} {}\ninclude: {}\n", release.suite, release.mirror, includes.join(","));
+        if root.join("usr/lib/systemd/systemd").exists() && fs::read_to_string(base.join("stamp")).ok().as_deref() == Some(stamp.as_str()) {
+            eprintln!("    cached: {}", root.display());
+            return Ok(Tree { root });
+        }
+        // Built beside, then renamed, so that a run that is stopped half-way
+        // never leaves a tree that looks complete.
+        let tmp = crate::root().join("target/e2e").join(format!("{}.new-{}", release.suite, std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp)?;
+        let new_root = tmp.join("root");
+        let include = format!("--include={}", includes.join(","));
+        // The containers boot with a private network: name the host so that sudo
+        // and the gateway can resolve it without DNS.
+        let hook =
+            "--customize-hook=echo e2e > \"$1/etc/hostname\"; printf '127.0.0.1 localhost\\n127.0.1.1 e2e\\n::1 localhost ip6-localhost\\n' > \"$1/etc/hosts\"";
+        let (suite, mirror) = (release.suite, release.mirror);
+        cmd!(sh, "timeout 900 mmdebstrap --quiet --variant=minbase {include} {hook} {suite} {new_root} {mirror}")
+            .run()
+            .with_context(|| format!("mmdebstrap could not build the {suite} tree from {mirror}"))?;
+        fs::write(tmp.join("stamp"), &stamp)?;
+        let _ = fs::remove_dir_all(&base);
+        fs::rename(&tmp, &base).with_context(|| format!("moving {} to {}", tmp.display(), base.display()))?;
+        Ok(Tree { root })
+    }
+}
+
+/// BASE_PACKAGES and the first alternative of each of the package's Depends.
+fn tree_packages(sh: &Shell, deb: &Path) -> Result<Vec<String>> {
+    let depends = deb_field(sh, deb, "Depends")?;
+    let mut names: Vec<String> = BASE_PACKAGES.iter().map(|s| s.to_string()).collect();
+    for dep in depends.split(',') {
+        let first = dep.split('|').next().unwrap_or("").trim();
+        let name = first.split([' ', '(', ':']).next().unwrap_or("").trim();
+        if !name.is_empty() {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+// ---------------------------------------------------------------------------
+// Running one scenario
+
+struct Outcome {
+    passed: bool,
+    reason: String,
+    dir: PathBuf,
+    console: PathBuf,
+    metrics: Vec<(String, String)>,
+}
+
+impl Outcome {
+    fn metrics_line(&self) -> String {
+        self.metrics.iter().map(|(k, v)| format!(", {k} {v}")).collect()
+    }
+
+    /// The check results, the unit's journal and the console, on failure.
+    fn print_evidence(&self) {
+        let out = self.dir.join("out");
+        show("results", &out.join("results"), 200);
+        show(&format!("journal of {PACKAGE_UNIT}"), &out.join("journal-gateway.txt"), 80);
+        show("failed units", &out.join("failed-units.txt"), 20);
+        show("console", &self.console, 120);
+        eprintln!("    everything is kept in {}", self.dir.display());
+    }
+}
+
+fn show(title: &str, path: &Path, last: usize) {
+    eprintln!("    ---- {title} ({}) ----", path.display());
+    match fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let lines: Vec<&str> = text.lines().collect();
+            if lines.len() > last {
+                eprintln!("    [... {} earlier lines]", lines.len() - last);
+            }
+            for l in &lines[lines.len().saturating_sub(last)..] {
+                eprintln!("    | {l}");
+            }
+        }
+        Err(e) => eprintln!("    (none: {e})"),
+    }
+}
+
+fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, current: &Path, next: &Path, limit: Duration) -> Result<Outcome> {
+    let deadline = Instant::now() + limit;
+    let dir = work.join(s.name);
+    let copy = work.join(format!("{}.root", s.name));
+    for d in [&dir, &copy] {
+        if d.exists() {
+            fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
+        }
+    }
+    // What the container sees as /e2e.
+    fs::create_dir_all(dir.join("out"))?;
+    fs::write(dir.join("scenario"), format!("{}\n", s.name))?;
+    let tests = crate::root().join("tests/e2e");
+    fs::create_dir_all(dir.join("tests"))?;
+    for e in fs::read_dir(&tests).with_context(|| format!("reading {}", tests.display()))? {
+        let p = e?.path();
+        if p.is_file() {
+            fs::copy(&p, dir.join("tests").join(p.file_name().unwrap()))?;
+        }
+    }
+    for (label, deb) in [("current", current), ("next", next)] {
+        let d = dir.join("pkg").join(label);
+        fs::create_dir_all(&d)?;
+        let to = d.join(deb.file_name().unwrap());
+        if fs::hard_link(deb, &to).is_err() {
+            fs::copy(deb, &to).with_context(|| format!("copying {}", deb.display()))?;
+        }
+    }
+    let console = dir.join("console.txt");
+    let mut outcome = Outcome { passed: false, reason: String::new(), dir: dir.clone(), console: console.clone(), metrics: Vec::new() };
+
+    let boot_root = if s.chroot_first {
+        let status = Command::new("cp").arg("-a").arg("--reflink=auto").arg(&tree.root).arg(&copy).status()?;
+        if !status.success() {
+            bail!("copying the tree to {} failed", copy.display());
+        }
+        let rc = chroot_phase(&copy, &dir, deadline)?;
+        if rc != 0 {
+            outcome.reason = format!("the phase in a plain chroot failed (exit status {rc})");
+            read_metrics(&mut outcome);
+            return Ok(outcome);
+        }
+        copy.clone()
+    } else {
+        tree.root.clone()
+    };
+
+    let rc = boot(&boot_root, &dir, s, !s.chroot_first, &console, deadline)?;
+    read_metrics(&mut outcome);
+    let results = fs::read_to_string(dir.join("out/results")).unwrap_or_default();
+    let not_ok = results.lines().filter(|l| l.starts_with("not ok")).count();
+    let oks = results.lines().filter(|l| l.starts_with("ok ")).count();
+    let inner = fs::read_to_string(dir.join("out/rc-boot")).ok();
+    outcome.passed = matches!(rc, Some(0)) && not_ok == 0 && oks > 0 && inner.as_deref().map(str::trim) == Some("0");
+    outcome.reason = match (rc, inner) {
+        (None, _) => format!("the container did not finish within {} s and was stopped", limit.as_secs()),
+        (_, None) => {
+            format!("the scenario never reported (container exit status {}): the boot or {SCENARIO_UNIT} failed", rc.map_or("?".into(), |c| c.to_string()))
+        }
+        (Some(c), Some(_)) if not_ok > 0 => format!("{not_ok} check(s) failed (container exit status {c})"),
+        (Some(c), Some(i)) => format!("container exit status {c}, scenario status {}, {oks} checks passed", i.trim()),
+    };
+    if outcome.passed && copy.exists() {
+        let _ = fs::remove_dir_all(&copy);
+    }
+    Ok(outcome)
+}
+
+fn read_metrics(o: &mut Outcome) {
+    let text = fs::read_to_string(o.dir.join("out/metrics")).unwrap_or_default();
+    o.metrics = text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+}
+
+/// Runs `run.sh chroot` in `root` with chroot(8), as an image builder would:
+/// /proc mounted, no systemd running. Returns the scenario's exit status.
+fn chroot_phase(root: &Path, dir: &Path, deadline: Instant) -> Result<i32> {
+    fs::create_dir_all(root.join("e2e"))?;
+    let script = r#"set -e
+mount -t proc proc "$1/proc"
+mount --bind "$2" "$1/e2e"
+exec chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh /e2e/tests/run.sh chroot"#;
+    let log = fs::File::create(dir.join("chroot.txt"))?;
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--fork", "--", "sh", "-c", script, "sh"])
+        .arg(root)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting unshare/chroot")?;
+    match wait_deadline(child, deadline)? {
+        Some(rc) => Ok(rc),
+        None => bail!("the chroot phase did not finish in time"),
+    }
+}
+
+/// Boots `root` with the scenario unit and waits for the container to exit.
+/// `volatile`: on a throw-away overlay (the cached tree stays untouched).
+/// Returns the container's exit status, None after a timeout.
+fn boot(root: &Path, dir: &Path, s: &Scenario, volatile: bool, console: &Path, deadline: Instant) -> Result<Option<i32>> {
+    let log = fs::File::create(console)?;
+    let mut c = Command::new("systemd-nspawn");
+    c.arg("--quiet").arg("-D").arg(root);
+    if volatile {
+        c.arg("--volatile=overlay");
+    }
+    c.args(["--boot", "--register=no", "--keep-unit", "--private-network", "--console=read-only"])
+        .arg(format!("--machine=e2e-{}", s.name))
+        .arg(format!("--bind={}:/e2e", dir.display()))
+        .arg(format!("--bind-ro={}:/etc/systemd/system/{SCENARIO_UNIT}", dir.join("tests").join(SCENARIO_UNIT).display()))
+        .arg(format!("systemd.wants={SCENARIO_UNIT}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let child = c.spawn().context("starting systemd-nspawn")?;
+    wait_deadline(child, deadline)
+}
+
+/// Waits for the child until the deadline; then asks it to stop (SIGTERM: the
+/// container shuts down), and kills it 20 s later.
+fn wait_deadline(mut child: std::process::Child, deadline: Instant) -> Result<Option<i32>> {
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(Some(st.code().unwrap_or(128)));
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let grace = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < grace {
+        if child.try_wait()?.is_some() {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revision_is_raised_in_package_only() {
+        let t = "[package]\nname = \"x\"\nrevision = 1\n[other]\nrevision = 7\n";
+        assert_eq!(bump_revision(t, 1).unwrap(), "[package]\nname = \"x\"\nrevision = 2\n[other]\nrevision = 7\n");
+        assert!(bump_revision("[package]\n", 1).is_err());
+    }
+
+    #[test]
+    fn every_scenario_has_its_scripts() {
+        let dir = crate::root().join("tests/e2e");
+        for s in SCENARIOS {
+            assert!(dir.join(format!("{}.sh", s.name)).is_file(), "tests/e2e/{}.sh", s.name);
+            assert_eq!(dir.join(format!("{}.chroot.sh", s.name)).is_file(), s.chroot_first, "tests/e2e/{}.chroot.sh", s.name);
+        }
+        assert!(select(&["nope".into()]).is_err());
+    }
+}
