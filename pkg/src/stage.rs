@@ -254,13 +254,18 @@ fn check_path(path: &str) -> Result<(), Error> {
     }
 }
 
-/// ELF binaries and `#!` scripts keep their executable bit; anything else marked
-/// executable in an npm tarball (JSON, Markdown, plain JS modules) loses it.
+/// ELF and Mach-O binaries and `#!` scripts keep their executable bit; anything
+/// else marked executable in an npm tarball (JSON, Markdown, plain JS modules) loses it.
 fn is_program(path: &Path) -> Result<bool, Error> {
     let mut head = [0u8; 4];
     let mut f = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let n = f.read(&mut head).map_err(|e| Error::io(path, e))?;
-    Ok(head[..n].starts_with(b"#!") || head[..n] == *b"\x7fELF")
+    Ok(head[..n].starts_with(b"#!") || (n == 4 && (head == *b"\x7fELF" || is_macho(head))))
+}
+
+/// The magic numbers of Mach-O binaries (32/64-bit, either byte order, universal).
+pub fn is_macho(head: [u8; 4]) -> bool {
+    matches!(u32::from_be_bytes(head), 0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe | 0xcafe_babe | 0xbeba_feca)
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ pub fn check_real_pkg(sh: &Shell, pkg_path: &Path, target: Target) -> Result<()>
     walk(&unpacked, &mut |p| {
         let mut head = [0u8; 4];
         if std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut head)).is_ok() {
-            if pkg::macos::is_macho(head) {
+            if pkg::stage::is_macho(head) {
                 machos.push(p.to_owned());
             } else if head == *b"\x7fELF" {
                 elves.push(p.to_owned());

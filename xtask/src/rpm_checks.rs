@@ -5,8 +5,6 @@
 //!
 //! Not here: building the package (see `dist.rs`) or unit tests on fixture
 //! payloads (`pkg/tests/rpm.rs`).
-// The entry point is `check_real_rpm`, called by `cargo xtask test`.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

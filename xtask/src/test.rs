@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pkg::{Format, Target};
+use pkg::Target;
 use xshell::{cmd, Shell};
 
 use crate::checks;
@@ -36,17 +36,25 @@ pub fn run(args: &Args) -> Result<()> {
         return report.finish();
     }
 
-    // The real packages, from the real payload.
-    let debs = crate::dist::run(&crate::dist::Args { formats: vec![Format::Deb], ..crate::dist::Args::default() })?;
-    let deb = debs.iter().find(|p| p.to_string_lossy().ends_with("_amd64.deb")).context("no amd64 .deb was built")?.clone();
+    // The real packages, from the real payload: every target and format.
+    let built = crate::dist::run(&crate::dist::Args::default())?;
+    let find = |suffix: &str| -> Result<PathBuf> {
+        built.iter().find(|p| p.to_string_lossy().ends_with(suffix)).cloned().with_context(|| format!("no *{suffix} was built"))
+    };
+    let deb = find("_amd64.deb")?;
     report.check("real amd64 .deb read back by dpkg-deb", || checks::deb_contents(&sh, &deb, Target::LinuxX64))?;
-    report.check("real arm64 .deb holds only aarch64 binaries", || {
-        let arm = debs.iter().find(|p| p.to_string_lossy().ends_with("_arm64.deb")).context("no arm64 .deb was built")?;
-        checks::deb_contents(&sh, arm, Target::LinuxArm64)
-    })?;
+    report.check("real arm64 .deb holds only aarch64 binaries", || checks::deb_contents(&sh, &find("_arm64.deb")?, Target::LinuxArm64))?;
     report.check("lintian: 0 errors, 0 warnings on the real amd64 .deb", || checks::lintian(&sh, &deb))?;
     report.check("systemd-analyze verify and security <= 1.1", || checks::systemd_unit(&sh, &deb))?;
     report.check("reproducible: a second build is byte-identical", || checks::reproducible(&deb))?;
+    report.check("real x86_64 .rpm read back by rpm, rpmlint 0 errors", || crate::rpm_checks::check_real_rpm(&sh, &find(".x86_64.rpm")?, Target::LinuxX64))?;
+    report
+        .check("real aarch64 .rpm read back by rpm, rpmlint 0 errors", || crate::rpm_checks::check_real_rpm(&sh, &find(".aarch64.rpm")?, Target::LinuxArm64))?;
+    for (target, suffix) in [(Target::DarwinArm64, "-arm64.pkg"), (Target::DarwinX64, "-x86_64.pkg")] {
+        report.check(&format!("real {target} .pkg read back by bsdtar, 7z, cpio, file, apple-flat-package/xar/bom"), || {
+            crate::pkg_checks::check_real_pkg(&sh, &find(suffix)?, target)
+        })?;
+    }
     report.finish()
 }
 

@@ -152,44 +152,11 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
         Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
         _ => return Err(Error::Stage(format!("the payload in {} has no gateway entry point {}", payload.app.display(), m.payload.entry))),
     }
-    keep_macho_executable(&mut s, &p.app)?;
+    s.prune(&p.app, &m.payload.prune);
     s.add_bytes(&p.cli, render("launchd/clawdbot.sh")?, 0o755)?;
     s.add_bytes(&p.uninstall, render("launchd/uninstall.sh")?, 0o755)?;
     s.add_bytes(&p.plist, render("launchd/gateway.plist")?, 0o644)?;
     Ok(s)
-}
-
-/// [`Stage::add_tree`] keeps the executable bit of ELF binaries and scripts only;
-/// Mach-O programs in the tree (such as prebuilt command-line tools of npm
-/// packages) keep theirs too.
-fn keep_macho_executable(s: &mut Stage, under: &str) -> Result<(), Error> {
-    use std::io::Read;
-    use std::os::unix::fs::PermissionsExt;
-    let prefix = format!("{under}/");
-    let mut fix = Vec::new();
-    for (path, e) in s.iter().filter(|(p, _)| p.starts_with(&prefix)) {
-        if let crate::stage::Kind::File(crate::stage::Source::Disk(src)) = &e.kind {
-            let meta = std::fs::metadata(src).map_err(|err| Error::io(src, err))?;
-            if e.mode & 0o111 == 0 && meta.permissions().mode() & 0o111 != 0 {
-                let mut head = [0u8; 4];
-                let mut f = std::fs::File::open(src).map_err(|err| Error::io(src, err))?;
-                let n = f.read(&mut head).map_err(|err| Error::io(src, err))?;
-                if n == 4 && is_macho(head) {
-                    fix.push((path.to_owned(), src.clone()));
-                }
-            }
-        }
-    }
-    for (path, src) in fix {
-        s.remove_tree(&path);
-        s.add_disk_file(&path, &src, 0o755)?;
-    }
-    Ok(())
-}
-
-/// Mach-O (32/64-bit, either byte order) or a universal binary.
-pub fn is_macho(head: [u8; 4]) -> bool {
-    matches!(u32::from_be_bytes(head), 0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe | 0xcafe_babe | 0xbeba_feca)
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
