@@ -3,6 +3,7 @@
 //! Thin orchestration only: fetch the payload, stage it, call the writers in `pkg`,
 //! run the checks in `tests`. No format knowledge lives here.
 
+mod bench;
 mod checks;
 mod dist;
 mod e2e;
@@ -31,6 +32,9 @@ enum Command {
     /// Run every check: formatting, lints, shellcheck, unit tests, the real packages
     /// read back by dpkg-deb and lintian, systemd-analyze, reproducibility.
     Test(test::Args),
+    /// Time our writers against dpkg-deb and rpmbuild on the same staged tree
+    /// (report in target/bench/). Run `cargo xtask dist` first to warm the cache.
+    Bench(bench::Args),
     /// Boot Debian with systemd in containers and check the real .deb end to end:
     /// install, isolation, upgrade, remove/purge, install without systemd running.
     E2e(e2e::Args),
@@ -41,6 +45,7 @@ fn main() {
     let result = match cli.command {
         Command::Dist(args) => dist::run(&args).map(|_| ()),
         Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::E2e(args) => e2e::run(&args),
     };
     if let Err(e) = result {
