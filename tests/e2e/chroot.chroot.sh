@@ -7,7 +7,8 @@
 
 check_not "systemd is not running here" test -d /run/systemd/system
 check "apt-get install ./clawdbot_*.deb in the chroot" install_logged current || abort
-check_not "it printed no error or warning" grep -Ei '(^|[^a-z])(error|warning|fail)' "$OUT/apt.txt"
+check_not "apt and the maintainer scripts printed no error or warning" \
+    grep -Ei '^(E|W): |error|warning|fail' "$OUT/apt.txt"
 check "user $SVC_USER exists with a system uid" system_id "$(passwd_field "$SVC_USER" 3)"
 check "$UNIT is enabled for the next boot" test -L "/etc/systemd/system/multi-user.target.wants/$UNIT"
 check "the state dir is 0700 $SVC_USER" expect "700 $SVC_USER" stat -c '%a %U' "$STATE_DIR"

@@ -7,7 +7,7 @@
 check "the package from the chroot is installed" expect "$(pkg_version current)" installed_version || abort
 check "$UNIT is enabled" expect enabled systemctl is-enabled "$UNIT"
 check "$UNIT came up at boot" wait_until "$START_LIMIT" is_active
-check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok
+check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "sudo clawdbot gateway health --json reports ok" gateway_healthy
 finish

@@ -12,9 +12,9 @@ check "group $SVC_USER exists with a system gid" system_id "$(group_field "$SVC_
 check "user $SVC_USER has no login shell" expect /usr/sbin/nologin passwd_field "$SVC_USER" 7
 check "$UNIT is enabled" expect enabled systemctl is-enabled "$UNIT"
 check "$UNIT is active" wait_until "$START_LIMIT" is_active
-check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "the gateway answers HTTP 200 on $URL" wait_until "$HTTP_LIMIT" http_ok &&
     metric install_to_http200_s "$(seconds_since "$t0")"
+check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "sudo clawdbot gateway health --json reports ok (token from the state dir)" gateway_healthy
 check "the state dir is 0700 $SVC_USER:$SVC_USER" expect "700 $SVC_USER $SVC_USER" stat -c '%a %U %G' "$STATE_DIR"
 check "the config holds a gateway token" has_token

@@ -148,6 +148,14 @@ main_pid() {
     systemctl show -P MainPID "$UNIT"
 }
 
+# The main process has executed the gateway's runtime (with Type=simple the unit
+# is active as soon as systemd has forked, before the sandbox is complete).
+main_runs_node() {
+    _exe=$(readlink "/proc/$(main_pid)/exe")
+    echo "main process: $_exe"
+    [ "${_exe##*/}" = node ]
+}
+
 main_user() {
     ps -o user= -p "$(main_pid)"
 }
@@ -190,6 +198,15 @@ has_token() {
 # status_field PID NAME: a field of /proc/PID/status.
 status_field() {
     awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"
+}
+
+# more_filters PID OTHER: PID runs under more seccomp filters than OTHER. (In a
+# container every process has "Seccomp: 2" from the container manager's filter.)
+more_filters() {
+    _a=$(status_field "$1" Seccomp_filters)
+    _b=$(status_field "$2" Seccomp_filters)
+    echo "seccomp filters: $_a (PID $1), $_b (PID $2)"
+    [ -n "$_a" ] && [ -n "$_b" ] && [ "$_a" -gt "$_b" ]
 }
 
 # sha FILE: its checksum.
@@ -246,6 +263,7 @@ saw() {
 }
 
 # install_logged current|next: install_pkg, its output also kept in $OUT/apt.txt.
+# apt's errors and warnings start with "E:" and "W:".
 install_logged() {
     install_pkg "$1" > "$OUT/apt.txt" 2>&1
     _rc=$?
@@ -263,7 +281,10 @@ purged() {
 # Unit files, enablement links and masks of the service, wherever systemd and
 # deb-systemd-helper keep them.
 unit_links() {
-    find /etc/systemd /run/systemd/system /usr/lib/systemd /lib/systemd \
-        /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
-        -name "$UNIT" 2> /dev/null
+    for _dir in /etc/systemd /run/systemd/system /usr/lib/systemd/system \
+        /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked; do
+        if [ -d "$_dir" ]; then
+            find "$_dir" -name "$UNIT" || return 1
+        fi
+    done
 }

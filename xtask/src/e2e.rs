@@ -396,11 +396,8 @@ fn show(title: &str, path: &Path, last: usize) {
 fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, current: &Path, next: &Path, limit: Duration) -> Result<Outcome> {
     let deadline = Instant::now() + limit;
     let dir = work.join(s.name);
-    let copy = work.join(format!("{}.root", s.name));
-    for d in [&dir, &copy] {
-        if d.exists() {
-            fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
-        }
+    if dir.exists() {
+        fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     // What the container sees as /e2e.
     fs::create_dir_all(dir.join("out"))?;
@@ -424,23 +421,24 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, current: &Path, next: &P
     let console = dir.join("console.txt");
     let mut outcome = Outcome { passed: false, reason: String::new(), dir: dir.clone(), console: console.clone(), metrics: Vec::new() };
 
-    let boot_root = if s.chroot_first {
-        let status = Command::new("cp").arg("-a").arg("--reflink=auto").arg(&tree.root).arg(&copy).status()?;
+    let rc = if s.chroot_first {
+        // A writable copy of the tree, which the chroot phase installs into and
+        // which is then booted as it is.
+        let copy = Scratch::new(s.name)?;
+        let status = Command::new("cp").arg("-a").arg(&tree.root).arg(&copy.0).status()?;
         if !status.success() {
-            bail!("copying the tree to {} failed", copy.display());
+            bail!("copying the tree to {} failed", copy.0.display());
         }
-        let rc = chroot_phase(&copy, &dir, deadline)?;
+        let rc = chroot_phase(&copy.0, &dir, deadline)?;
         if rc != 0 {
             outcome.reason = format!("the phase in a plain chroot failed (exit status {rc})");
             read_metrics(&mut outcome);
             return Ok(outcome);
         }
-        copy.clone()
+        boot(&copy.0, &dir, s, false, &console, deadline)?
     } else {
-        tree.root.clone()
+        boot(&tree.root, &dir, s, true, &console, deadline)?
     };
-
-    let rc = boot(&boot_root, &dir, s, !s.chroot_first, &console, deadline)?;
     read_metrics(&mut outcome);
     let results = fs::read_to_string(dir.join("out/results")).unwrap_or_default();
     let not_ok = results.lines().filter(|l| l.starts_with("not ok")).count();
@@ -455,10 +453,35 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, current: &Path, next: &P
         (Some(c), Some(_)) if not_ok > 0 => format!("{not_ok} check(s) failed (container exit status {c})"),
         (Some(c), Some(i)) => format!("container exit status {c}, scenario status {}, {oks} checks passed", i.trim()),
     };
-    if outcome.passed && copy.exists() {
-        let _ = fs::remove_dir_all(&copy);
-    }
     Ok(outcome)
+}
+
+/// A scratch copy of the tree, in memory where possible (/dev/shm): dpkg syncs
+/// every one of the package's files, which takes minutes on a loaded disk.
+/// Removed when dropped; copies left by runs that were killed are removed too.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Result<Scratch> {
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_owned() } else { crate::root().join("target/e2e/runs") };
+        let prefix = format!("clawdbot-e2e-{name}-");
+        for e in fs::read_dir(&base)?.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = n.strip_prefix(&prefix) {
+                if !Path::new("/proc").join(pid).exists() {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        Ok(Scratch(base.join(format!("{prefix}{}", std::process::id()))))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 fn read_metrics(o: &mut Outcome) {
@@ -467,11 +490,12 @@ fn read_metrics(o: &mut Outcome) {
 }
 
 /// Runs `run.sh chroot` in `root` with chroot(8), as an image builder would:
-/// /proc mounted, no systemd running. Returns the scenario's exit status.
+/// /proc and /dev mounted (in a mount namespace of its own), no systemd running. Returns the scenario's exit status.
 fn chroot_phase(root: &Path, dir: &Path, deadline: Instant) -> Result<i32> {
     fs::create_dir_all(root.join("e2e"))?;
     let script = r#"set -e
 mount -t proc proc "$1/proc"
+mount --rbind /dev "$1/dev"
 mount --bind "$2" "$1/e2e"
 exec chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh /e2e/tests/run.sh chroot"#;
     let log = fs::File::create(dir.join("chroot.txt"))?;
