@@ -5,12 +5,11 @@
 //! their own metadata. The plain files come from `systemd/` (and the maintainer
 //! scripts from `debian/`), with `@NAME@` placeholders filled from the manifest.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::manifest::Manifest;
 use crate::stage::Stage;
-use crate::template::{self, Vars};
+use crate::template::Vars;
 use crate::Error;
 
 /// Files under the repository root that are rendered into packages.
@@ -42,28 +41,7 @@ pub struct Payload {
     pub node: PathBuf,
 }
 
-/// The template files, read once from the repository.
-#[derive(Debug, Clone)]
-pub struct Templates {
-    files: BTreeMap<&'static str, String>,
-}
-
-impl Templates {
-    pub fn load(root: &Path) -> Result<Templates, Error> {
-        let mut files = BTreeMap::new();
-        for name in TEMPLATES {
-            let path = root.join(name);
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            files.insert(*name, text);
-        }
-        Ok(Templates { files })
-    }
-
-    pub fn render(&self, name: &str, vars: &Vars) -> Result<String, Error> {
-        let text = self.files.get(name).ok_or_else(|| Error::Template { file: name.to_owned(), message: "not a known template".into() })?;
-        template::render(name, text, vars)
-    }
-}
+pub use crate::template::Templates;
 
 /// Which packaging conventions the tree follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,39 @@
 //! value is an error naming the file, so a typo never ships as literal text.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::Error;
 
 pub type Vars = BTreeMap<&'static str, String>;
+
+/// Every template file of every format, read once from the repository.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    files: BTreeMap<&'static str, String>,
+}
+
+impl Templates {
+    /// Names of all templates, relative to the repository root.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        crate::linux::TEMPLATES.iter().chain(crate::macos::TEMPLATES).copied()
+    }
+
+    pub fn load(root: &Path) -> Result<Templates, Error> {
+        let mut files = BTreeMap::new();
+        for name in Templates::names() {
+            let path = root.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            files.insert(name, text);
+        }
+        Ok(Templates { files })
+    }
+
+    pub fn render(&self, name: &str, vars: &Vars) -> Result<String, Error> {
+        let text = self.files.get(name).ok_or_else(|| Error::Template { file: name.to_owned(), message: "not a known template".into() })?;
+        render(name, text, vars)
+    }
+}
 
 /// Replaces every `@NAME@` (NAME: upper-case letters, digits, `_`) with its value.
 pub fn render(file: &str, text: &str, vars: &Vars) -> Result<String, Error> {

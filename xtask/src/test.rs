@@ -87,26 +87,27 @@ pub fn which(command: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(command)).find(|p| p.is_file())
 }
 
-/// Renders every shipped shell script and runs shellcheck on the result.
+/// Renders every shipped shell script (Linux and macOS) and runs shellcheck on the result.
 fn shellcheck(sh: &Shell) -> Result<()> {
     let root = crate::root();
     let manifest = pkg::Manifest::load(&root.join("clawdbot.toml"))?;
-    let templates = pkg::linux::Templates::load(&root)?;
-    let vars = pkg::linux::vars(&manifest);
+    let templates = pkg::template::Templates::load(&root)?;
+    let (linux_vars, macos_vars) = (pkg::linux::vars(&manifest), pkg::macos::vars(&manifest)?);
     let dir = root.join("target/shellcheck");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let mut files = Vec::new();
-    for name in pkg::linux::TEMPLATES {
-        let text = templates.render(name, &vars)?;
+    for name in pkg::template::Templates::names() {
+        let vars = if pkg::macos::TEMPLATES.contains(&name) { &macos_vars } else { &linux_vars };
+        let text = templates.render(name, vars)?;
         if text.starts_with("#!/bin/sh") || text.starts_with("#!/bin/bash") {
             let out = dir.join(name.replace('/', "__"));
             std::fs::write(&out, text)?;
             files.push(out);
         }
     }
-    if files.len() < 5 {
-        bail!("expected at least 5 shell scripts to check, found {}", files.len());
+    if files.len() < 13 {
+        bail!("expected at least 13 shell scripts to check, found {}", files.len());
     }
     let list = &files;
     cmd!(sh, "shellcheck --severity=style {list...}").run()?;

@@ -16,16 +16,13 @@ pub mod cpio;
 mod flat;
 pub mod xar;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 pub use flat::{distribution, file_name, package_info, write, COMPONENT};
 
 use crate::linux::Payload;
 use crate::manifest::{Macos, Manifest};
 use crate::stage::Stage;
 use crate::target::Target;
-use crate::template::{self, Vars};
+use crate::template::Vars;
 use crate::Error;
 
 /// Files under the repository root that are rendered into the package.
@@ -40,28 +37,7 @@ pub const LAST_ID: u32 = 400;
 pub const UID: u32 = 0;
 pub const GID: u32 = 0;
 
-/// The template files, read once from the repository.
-#[derive(Debug, Clone)]
-pub struct Templates {
-    files: BTreeMap<&'static str, String>,
-}
-
-impl Templates {
-    pub fn load(root: &Path) -> Result<Templates, Error> {
-        let mut files = BTreeMap::new();
-        for name in TEMPLATES {
-            let path = root.join(name);
-            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            files.insert(*name, text);
-        }
-        Ok(Templates { files })
-    }
-
-    pub fn render(&self, name: &str, vars: &Vars) -> Result<String, Error> {
-        let text = self.files.get(name).ok_or_else(|| Error::Template { file: name.to_owned(), message: "not a known template".into() })?;
-        template::render(name, text, vars)
-    }
-}
+pub use crate::template::Templates;
 
 /// What macOS calls the target's CPU (`hostArchitectures`, `uname -m`).
 pub fn arch(target: Target) -> Result<&'static str, Error> {
