@@ -66,7 +66,7 @@ pub fn need_tools(sh: &Shell, tools: &[(&str, &str)]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("==> installing {} (needed by the tests)", missing.join(" "));
+    eprintln!("==> installing {} with apt-get", missing.join(" "));
     let uid = cmd!(sh, "id -u").quiet().read()?;
     if uid.trim() != "0" {
         bail!("missing tools; install them as root: apt-get install {}", missing.join(" "));
