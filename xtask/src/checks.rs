@@ -84,7 +84,8 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
         (format!("{}/gateway.env", l.config_dir), "-rw-------"),
         (format!("/usr/share/doc/{}/copyright", m.package.name), "-rw-r--r--"),
         (format!("/usr/share/doc/{}/changelog.Debian.gz", m.package.name), "-rw-r--r--"),
-        (format!("{}/app/{}", l.prefix, m.payload.entry), "-rw-r--r--"),
+        // A "#!" script, executable as published.
+        (format!("{}/app/{}", l.prefix, m.payload.entry), "-rwxr-xr-x"),
     ];
     for (path, mode) in expect {
         let got = files.get(&path).with_context(|| format!("{path} is not in the package"))?;
