@@ -2,7 +2,7 @@
 # Install with systemd not running, in a plain chroot as image builders do:
 # the package installs without errors and is enabled for the first boot.
 # (chroot.sh then boots the tree.)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . /e2e/tests/lib.sh
 
 check_not "systemd is not running here" test -d /run/systemd/system

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The first boot of the system the package was installed into by chroot.chroot.sh:
 # the service comes up by itself.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . /e2e/tests/lib.sh
 
 check "the package from the chroot is installed" expect "$(pkg_version current)" installed_version || abort

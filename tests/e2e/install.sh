@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install: apt-get installs the package as an administrator would, and the
 # gateway comes up as its own locked-down system user.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . /e2e/tests/lib.sh
 
 add_person alice

@@ -2,7 +2,7 @@
 # Isolation, proved from inside the sandbox: what the gateway would reach if an
 # attacker ran commands in it. Each probe is also run as the same user without
 # the sandbox, where it must succeed, so that no check can pass by accident.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . /e2e/tests/lib.sh
 
 # What an attacker wants, left readable by everyone so only the sandbox hides it.

@@ -2,7 +2,7 @@
 # Remove keeps the state and the user; purge deletes the state and the
 # configuration but keeps the user (Debian #1006912); a reinstall after the
 # purge starts afresh with a new token.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . /e2e/tests/lib.sh
 
 check "apt-get install ./clawdbot_*.deb" install_pkg current || abort

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Upgrade to a package of a higher version: the service restarts on the new
 # code and keeps its token, configuration, state and user.
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . /e2e/tests/lib.sh
 
 check "apt-get install ./clawdbot_*.deb (the older version)" install_pkg current || abort

@@ -369,7 +369,22 @@ impl Outcome {
     fn print_evidence(&self) {
         let out = self.dir.join("out");
         show("results", &out.join("results"), 200);
-        show(&format!("journal of {PACKAGE_UNIT}"), &out.join("journal-gateway.txt"), 80);
+        // The container's persistent journal, readable even when the scenario
+        // never got to save it (a hung boot or a timeout).
+        let journal = self.dir.join("journal");
+        let text = Command::new("journalctl")
+            .arg("-D")
+            .arg(&journal)
+            .args(["--no-pager", "-o", "short-monotonic", "-u", PACKAGE_UNIT])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let from_host = out.join("journal-gateway.host.txt");
+        if !text.trim().is_empty() && fs::write(&from_host, text).is_ok() {
+            show(&format!("journal of {PACKAGE_UNIT}"), &from_host, 80);
+        } else {
+            show(&format!("journal of {PACKAGE_UNIT}"), &out.join("journal-gateway.txt"), 80);
+        }
         show("failed units", &out.join("failed-units.txt"), 20);
         show("console", &self.console, 120);
         eprintln!("    everything is kept in {}", self.dir.display());
@@ -418,6 +433,7 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, current: &Path, next: &P
             fs::copy(deb, &to).with_context(|| format!("copying {}", deb.display()))?;
         }
     }
+    fs::create_dir_all(dir.join("journal"))?;
     let console = dir.join("console.txt");
     let mut outcome = Outcome { passed: false, reason: String::new(), dir: dir.clone(), console: console.clone(), metrics: Vec::new() };
 
@@ -527,7 +543,9 @@ fn boot(root: &Path, dir: &Path, s: &Scenario, volatile: bool, console: &Path, d
     c.args(["--boot", "--register=no", "--keep-unit", "--private-network", "--console=read-only"])
         .arg(format!("--machine=e2e-{}", s.name))
         .arg(format!("--bind={}:/e2e", dir.display()))
+        .arg(format!("--bind={}:/var/log/journal", dir.join("journal").display()))
         .arg(format!("--bind-ro={}:/etc/systemd/system/{SCENARIO_UNIT}", dir.join("tests").join(SCENARIO_UNIT).display()))
+        .arg("--setenv=SYSTEMD_COLORS=0")
         .arg(format!("systemd.wants={SCENARIO_UNIT}"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
