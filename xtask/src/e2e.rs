@@ -26,7 +26,7 @@ use pkg::{Format, Target};
 use sha2::{Digest, Sha256};
 use xshell::{cmd, Shell};
 
-#[derive(clap::Args, Debug, Default, Clone)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// The package to test (default: built from this checkout, cached under target/e2e/pkg).
     #[arg(long)]
@@ -39,8 +39,18 @@ pub struct Args {
     #[arg(long = "scenario")]
     pub scenarios: Vec<String>,
     /// Seconds one scenario may take, boot and shutdown included.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = TIMEOUT)]
     pub timeout: u64,
+}
+
+/// Seconds one scenario may take by default.
+const TIMEOUT: u64 = 600;
+
+impl Default for Args {
+    /// The same defaults as on the command line.
+    fn default() -> Args {
+        Args { deb: None, upgrade_deb: None, scenarios: Vec::new(), timeout: TIMEOUT }
+    }
 }
 
 /// Host tools: (command, Debian package).
@@ -599,5 +609,18 @@ mod tests {
             assert_eq!(dir.join(format!("{}.chroot.sh", s.name)).is_file(), s.chroot_first, "tests/e2e/{}.chroot.sh", s.name);
         }
         assert!(select(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn defaults_are_the_command_line_ones() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: Args,
+        }
+        let cli = <Cli as clap::Parser>::parse_from(["e2e"]).args;
+        let def = Args::default();
+        assert_eq!((cli.timeout, cli.deb, cli.scenarios.len()), (def.timeout, def.deb, def.scenarios.len()));
+        assert!(def.timeout >= 300);
     }
 }
