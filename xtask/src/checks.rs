@@ -172,8 +172,17 @@ pub fn systemd_unit(sh: &Shell, deb: &Path) -> Result<()> {
     let m = manifest()?;
     let root = tempdir("unit-root")?;
     cmd!(sh, "dpkg-deb -x {deb} {root}").quiet().run()?;
-    let unit = root.join("lib/systemd/system").join(&m.service.unit);
+    let unit_dir = root.join("lib/systemd/system");
+    let unit = unit_dir.join(&m.service.unit);
     ensure!(unit.is_file(), "{} is not in the package", unit.display());
+    // The unit's dependencies (targets and slices) come from the host's systemd.
+    for e in std::fs::read_dir("/lib/systemd/system").context("reading the host's systemd units")? {
+        let path = e?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if (name.ends_with(".target") || name.ends_with(".slice")) && path.is_file() {
+            std::fs::copy(&path, unit_dir.join(&name))?;
+        }
+    }
     let verify = cmd!(sh, "systemd-analyze verify --root={root} {unit}").quiet().ignore_status().output()?;
     let said = format!("{}{}", String::from_utf8_lossy(&verify.stdout), String::from_utf8_lossy(&verify.stderr));
     ensure!(verify.status.success() && said.trim().is_empty(), "systemd-analyze verify complained:\n{said}");
