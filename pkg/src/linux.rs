@@ -94,13 +94,10 @@ pub fn vars(m: &Manifest) -> Vars {
     let p = Paths::new(m);
     let l = &m.linux;
     let file_name = |path: &str| path.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
-    Vars::from([
-        ("NAME", m.package.name.clone()),
-        ("VERSION", m.package.version.clone()),
-        ("DESCRIPTION", m.service.description.clone()),
+    let mut vars = crate::template::common_vars(m);
+    vars.extend([
         ("HOMEPAGE", m.package.homepage.clone()),
         ("UNIT", m.service.unit.clone()),
-        ("PORT", m.service.port.to_string()),
         ("SHELL", m.service.shell.clone()),
         ("PREFIX", l.prefix.clone()),
         ("USER", l.user.clone()),
@@ -118,7 +115,8 @@ pub fn vars(m: &Manifest) -> Vars {
         ("SETUP", p.setup.clone()),
         ("SYSUSERS_NAME", file_name(&p.sysusers)),
         ("TMPFILES_NAME", file_name(&p.tmpfiles)),
-    ])
+    ]);
+    vars
 }
 
 /// Stages everything a Linux package installs.

@@ -39,6 +39,16 @@ impl Templates {
     }
 }
 
+/// The values every format's templates share.
+pub fn common_vars(m: &crate::Manifest) -> Vars {
+    Vars::from([
+        ("NAME", m.package.name.clone()),
+        ("VERSION", m.package.version.clone()),
+        ("DESCRIPTION", m.service.description.clone()),
+        ("PORT", m.service.port.to_string()),
+    ])
+}
+
 /// Replaces every `@NAME@` (NAME: upper-case letters, digits, `_`) with its value.
 pub fn render(file: &str, text: &str, vars: &Vars) -> Result<String, Error> {
     let mut out = String::with_capacity(text.len());

@@ -80,12 +80,9 @@ impl Paths {
 pub fn vars(m: &Manifest) -> Result<Vars, Error> {
     let mac = m.macos()?;
     let p = Paths::new(m, mac);
-    Ok(Vars::from([
-        ("NAME", m.package.name.clone()),
-        ("VERSION", m.package.version.clone()),
-        ("DESCRIPTION", m.service.description.clone()),
+    let mut vars = crate::template::common_vars(m);
+    vars.extend([
         ("LABEL", m.service.launchd_label.clone()),
-        ("PORT", m.service.port.to_string()),
         ("SHELL", mac.shell.clone()),
         ("PREFIX", mac.prefix.clone()),
         ("BIN", mac.bin.clone()),
@@ -99,7 +96,8 @@ pub fn vars(m: &Manifest) -> Result<Vars, Error> {
         ("UNINSTALL", p.uninstall.clone()),
         ("FIRST_ID", FIRST_ID.to_string()),
         ("LAST_ID", LAST_ID.to_string()),
-    ]))
+    ]);
+    Ok(vars)
 }
 
 /// The install scripts, rendered.

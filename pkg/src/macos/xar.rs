@@ -157,18 +157,8 @@ fn file_meta(toc: &mut String, pad: &str, kind: &str, mode: &str, name: &str, ti
 
 /// `2026-11-26T00:00:00Z` for a Unix time.
 pub fn iso8601(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
     let rem = secs % 86400;
-    // Days to a civil date (proleptic Gregorian), era by era of 400 years.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = crate::write::civil_from_days((secs / 86400) as i64);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
