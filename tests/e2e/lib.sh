@@ -288,3 +288,46 @@ unit_links() {
         fi
     done
 }
+
+# The rpm scenario: Debian's rpm, whose database would otherwise be
+# ~/.rpmdb, on the database path of RPM-based systems.
+RPMDB=/var/lib/rpm
+
+# rpm_do ARGS...: Debian's rpm on $RPMDB. --force-debian: rpm is meant to act
+# on this dpkg system (it only warns otherwise).
+rpm_do() {
+    rpm --dbpath "$RPMDB" --force-debian "$@"
+}
+
+# The .rpm file in current|next.
+rpm_file() {
+    ls "$E2E/pkg/$1/$PKG"-*.x86_64.rpm
+}
+
+# version-release of the .rpm file in current|next, and of the installed one.
+rpm_file_version() {
+    rpm_do -qp --nosignature --qf '%{VERSION}-%{RELEASE}' "$(rpm_file "$1")"
+}
+
+rpm_installed_version() {
+    rpm_do -q --qf '%{VERSION}-%{RELEASE}' "$PKG"
+}
+
+# rpm_logged OPTION current|next: rpm OPTION --nodeps on the package file, its
+# output (rpm and the scriptlets) also kept in $OUT/rpm.txt.
+rpm_logged() {
+    rpm_do "$1" --nodeps "$(rpm_file "$2")" > "$OUT/rpm.txt" 2>&1
+    _rc=$?
+    cat "$OUT/rpm.txt"
+    return "$_rc"
+}
+
+# How many versions of the package rpm has installed.
+rpm_count() {
+    rpm_do -q "$PKG" | wc -l
+}
+
+# How many accounts and groups have the service's name.
+accounts_named() {
+    echo "$(grep -c "^$SVC_USER:" /etc/passwd) $(grep -c "^$SVC_USER:" /etc/group)"
+}

@@ -14,6 +14,10 @@
 //! The Depends of the package are installed in the cached tree (the tree's package
 //! list is derived from the package's Depends field), so that `apt-get install
 //! ./clawdbot_*.deb` resolves them with the container's network cut off.
+//!
+//! The `rpm` scenario installs the `.rpm` with Debian's own `rpm` in the same
+//! Debian tree: its scriptlets run against a real systemd, but no RPM-based
+//! distribution, its dependency resolution or its policy is exercised.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -35,7 +39,15 @@ pub struct Args {
     /// checkout with the packaging revision raised by one).
     #[arg(long)]
     pub upgrade_deb: Option<PathBuf>,
-    /// Run only this scenario (repeatable): install, isolation, upgrade, remove-purge, chroot.
+    /// The .rpm (x86_64) for the rpm scenario (default: built from this checkout,
+    /// cached under target/e2e/pkg).
+    #[arg(long)]
+    pub rpm: Option<PathBuf>,
+    /// An .rpm of a higher release, for the rpm scenario's upgrade (default: built
+    /// from this checkout with the packaging revision raised by one).
+    #[arg(long)]
+    pub upgrade_rpm: Option<PathBuf>,
+    /// Run only this scenario (repeatable): install, isolation, upgrade, remove-purge, chroot, rpm.
     #[arg(long = "scenario")]
     pub scenarios: Vec<String>,
     /// Seconds one scenario may take, boot and shutdown included.
@@ -49,7 +61,7 @@ const TIMEOUT: u64 = 600;
 impl Default for Args {
     /// The same defaults as on the command line.
     fn default() -> Args {
-        Args { deb: None, upgrade_deb: None, scenarios: Vec::new(), timeout: TIMEOUT }
+        Args { deb: None, upgrade_deb: None, rpm: None, upgrade_rpm: None, scenarios: Vec::new(), timeout: TIMEOUT }
     }
 }
 
@@ -65,22 +77,30 @@ pub struct Release {
 pub const BOOKWORM: Release = Release { suite: "bookworm", mirror: "http://deb.debian.org/debian" };
 
 /// What every scenario uses inside the container, besides the package's Depends.
-const BASE_PACKAGES: &[&str] = &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils"];
+/// (`rpm` is Debian's rpm, for the rpm scenario.)
+const BASE_PACKAGES: &[&str] =
+    &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils", "rpm"];
+
+/// Host tools the rpm scenario needs besides TOOLS: reading and comparing the .rpm versions.
+const RPM_TOOLS: &[(&str, &str)] = &[("rpm", "rpm")];
 
 /// One scenario: `tests/e2e/<name>.sh` in the booted system, preceded by
-/// `tests/e2e/<name>.chroot.sh` in a plain chroot when `chroot_first`.
+/// `tests/e2e/<name>.chroot.sh` in a plain chroot when `chroot_first`; `rpm`:
+/// it installs the .rpm packages rather than the .deb packages.
 pub struct Scenario {
     pub name: &'static str,
     pub what: &'static str,
     pub chroot_first: bool,
+    pub rpm: bool,
 }
 
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "install", what: "apt-get install; user, service, HTTP 200, health, state dir, token", chroot_first: false },
-    Scenario { name: "isolation", what: "the sandbox hides /home and /root, is read-only outside its state", chroot_first: false },
-    Scenario { name: "upgrade", what: "a higher version restarts the service and keeps token, config, marker, user", chroot_first: false },
-    Scenario { name: "remove-purge", what: "remove keeps state and user, purge clears state, reinstall makes a new token", chroot_first: false },
-    Scenario { name: "chroot", what: "install without a running systemd, then boot: the service comes up", chroot_first: true },
+    Scenario { name: "install", what: "apt-get install; user, service, HTTP 200, health, state dir, token", chroot_first: false, rpm: false },
+    Scenario { name: "isolation", what: "the sandbox hides /home and /root, is read-only outside its state", chroot_first: false, rpm: false },
+    Scenario { name: "upgrade", what: "a higher version restarts the service and keeps token, config, marker, user", chroot_first: false, rpm: false },
+    Scenario { name: "remove-purge", what: "remove keeps state and user, purge clears state, reinstall makes a new token", chroot_first: false, rpm: false },
+    Scenario { name: "chroot", what: "install without a running systemd, then boot: the service comes up", chroot_first: true, rpm: false },
+    Scenario { name: "rpm", what: "rpm -i, -U, -e with Debian's rpm: user, service, HTTP 200, hidden home, state kept", chroot_first: false, rpm: true },
 ];
 
 /// The scenario unit, and the unit the package installs.
@@ -92,13 +112,18 @@ pub fn run(args: &Args) -> Result<()> {
     let root = crate::root();
     let sh = Shell::new()?;
     sh.change_dir(&root);
-    check_host(&sh)?;
     let scenarios = select(&args.scenarios)?;
+    let with_rpm = scenarios.iter().any(|s| s.rpm);
+    check_host(&sh, with_rpm)?;
 
-    let (current, next) = packages(&sh, args)?;
-    eprintln!("    package under test: {}", current.display());
-    eprintln!("    higher version:     {}", next.display());
-    let tree = crate::step("Debian bookworm tree for the containers", || Tree::ensure(&sh, &BOOKWORM, &current))?;
+    let pkgs = packages(&sh, args, with_rpm)?;
+    eprintln!("    package under test: {}", pkgs.deb.display());
+    eprintln!("    higher version:     {}", pkgs.upgrade_deb.display());
+    if let Some((rpm, upgrade_rpm)) = &pkgs.rpm {
+        eprintln!("    .rpm under test:    {}", rpm.display());
+        eprintln!("    higher release:     {}", upgrade_rpm.display());
+    }
+    let tree = crate::step("Debian bookworm tree for the containers", || Tree::ensure(&sh, &BOOKWORM, &pkgs.deb))?;
 
     let work = root.join("target/e2e/runs");
     fs::create_dir_all(&work)?;
@@ -106,7 +131,7 @@ pub fn run(args: &Args) -> Result<()> {
     for s in scenarios {
         eprintln!("==> e2e scenario {}: {}", s.name, s.what);
         let t = Instant::now();
-        let res = run_scenario(&tree, s, &work, &current, &next, Duration::from_secs(args.timeout));
+        let res = run_scenario(&tree, s, &work, &pkgs, Duration::from_secs(args.timeout));
         let secs = t.elapsed().as_secs_f64();
         match &res {
             Ok(o) if o.passed => {
@@ -136,12 +161,16 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// The host must be able to bootstrap and boot containers: root and the tools.
-fn check_host(sh: &Shell) -> Result<()> {
+fn check_host(sh: &Shell, with_rpm: bool) -> Result<()> {
     if cmd!(sh, "id -u").quiet().read()?.trim() != "0" {
         bail!("the end-to-end tests boot containers and must run as root (sudo cargo xtask e2e)");
     }
     crate::test::need_tools(sh, TOOLS)
-        .context("the end-to-end tests need systemd-nspawn and mmdebstrap: apt-get install systemd-container mmdebstrap util-linux")
+        .context("the end-to-end tests need systemd-nspawn and mmdebstrap: apt-get install systemd-container mmdebstrap util-linux")?;
+    if with_rpm {
+        crate::test::need_tools(sh, RPM_TOOLS).context("the rpm scenario reads the .rpm versions with rpm: apt-get install rpm")?;
+    }
+    Ok(())
 }
 
 fn select(names: &[String]) -> Result<Vec<&'static Scenario>> {
@@ -162,43 +191,87 @@ fn select(names: &[String]) -> Result<Vec<&'static Scenario>> {
 // ---------------------------------------------------------------------------
 // The packages
 
-/// The package under test and one of a higher version, checked to compare so.
-fn packages(sh: &Shell, args: &Args) -> Result<(PathBuf, PathBuf)> {
+/// The packages the scenarios install: the .deb under test and one of a higher
+/// version, and, when an rpm scenario runs, the same pair of .rpm packages.
+struct Packages {
+    deb: PathBuf,
+    upgrade_deb: PathBuf,
+    rpm: Option<(PathBuf, PathBuf)>,
+}
+
+/// The packages, each pair checked to compare as lower and higher version.
+fn packages(sh: &Shell, args: &Args, with_rpm: bool) -> Result<Packages> {
     let root = crate::root();
-    let current = match &args.deb {
+    let deb = match &args.deb {
         Some(p) => root.join(p),
-        None => crate::step("the .deb of this checkout", || build_cached(&root, "current", 0))?,
+        None => crate::step("the .deb of this checkout", || build_cached(&root, "current", 0, Format::Deb))?,
     };
-    let next = match &args.upgrade_deb {
+    let upgrade_deb = match &args.upgrade_deb {
         Some(p) => root.join(p),
-        None => crate::step("the .deb of a higher packaging revision (for the upgrade)", || build_cached(&root, "next", 1))?,
+        None => crate::step("the .deb of a higher packaging revision (for the upgrade)", || build_cached(&root, "next", 1, Format::Deb))?,
     };
-    for p in [&current, &next] {
+    for p in [&deb, &upgrade_deb] {
         if !p.is_file() {
             bail!("no package at {}", p.display());
         }
     }
-    let (a, b) = (deb_field(sh, &current, "Version")?, deb_field(sh, &next, "Version")?);
+    let (a, b) = (deb_field(sh, &deb, "Version")?, deb_field(sh, &upgrade_deb, "Version")?);
     if cmd!(sh, "dpkg --compare-versions {a} lt {b}").quiet().run().is_err() {
         bail!("the upgrade package ({b}) is not of a higher version than the package under test ({a})");
     }
-    Ok((current, next))
+    if !with_rpm {
+        return Ok(Packages { deb, upgrade_deb, rpm: None });
+    }
+    let rpm = match &args.rpm {
+        Some(p) => root.join(p),
+        None => crate::step("the .rpm of this checkout", || build_cached(&root, "current", 0, Format::Rpm))?,
+    };
+    let upgrade_rpm = match &args.upgrade_rpm {
+        Some(p) => root.join(p),
+        None => crate::step("the .rpm of a higher packaging revision (for the upgrade)", || build_cached(&root, "next", 1, Format::Rpm))?,
+    };
+    for p in [&rpm, &upgrade_rpm] {
+        if !p.is_file() {
+            bail!("no package at {}", p.display());
+        }
+    }
+    let (a, b) = (rpm_evr(sh, &rpm)?, rpm_evr(sh, &upgrade_rpm)?);
+    let lua = format!("%{{lua: print(rpm.vercmp('{a}', '{b}'))}}");
+    if cmd!(sh, "rpm --eval {lua}").quiet().read()?.trim() != "-1" {
+        bail!("the upgrade .rpm ({b}) is not of a higher version than the .rpm under test ({a})");
+    }
+    Ok(Packages { deb, upgrade_deb, rpm: Some((rpm, upgrade_rpm)) })
+}
+
+/// epoch:version-release of an .rpm file.
+fn rpm_evr(sh: &Shell, rpm: &Path) -> Result<String> {
+    let qf = "%{EPOCHNUM}:%{VERSION}-%{RELEASE}";
+    let evr = cmd!(sh, "rpm -qp --nosignature --qf {qf} {rpm}").quiet().read()?;
+    let evr = evr.trim().to_owned();
+    if evr.is_empty() || !evr.chars().all(|c| c.is_ascii_alphanumeric() || ".:-_+~^".contains(c)) {
+        bail!("{}: unexpected version {evr:?}", rpm.display());
+    }
+    Ok(evr)
 }
 
 fn deb_field(sh: &Shell, deb: &Path, field: &str) -> Result<String> {
     Ok(cmd!(sh, "dpkg-deb -f {deb} {field}").quiet().read()?.trim().to_owned())
 }
 
-/// Builds the linux-x64 .deb with the packaging revision raised by `bump`, into
-/// `target/e2e/pkg/<label>/`, unless the same inputs built it already.
-fn build_cached(root: &Path, label: &str, bump: u32) -> Result<PathBuf> {
-    let dir = root.join("target/e2e/pkg").join(label);
+/// Builds the linux-x64 package of `format` (.deb or .rpm) with the packaging
+/// revision raised by `bump`, into `target/e2e/pkg/<label>/` (`rpm-<label>/` for
+/// an .rpm), unless the same inputs built it already.
+fn build_cached(root: &Path, label: &str, bump: u32, format: Format) -> Result<PathBuf> {
+    let (dir, ext) = match format {
+        Format::Rpm => (root.join("target/e2e/pkg").join(format!("rpm-{label}")), "rpm"),
+        _ => (root.join("target/e2e/pkg").join(label), "deb"),
+    };
     let manifest_text = fs::read_to_string(root.join("clawdbot.toml"))?;
     let manifest_text = if bump == 0 { manifest_text } else { bump_revision(&manifest_text, bump)? };
-    let stamp = format!("{}\n", inputs_hash(root, &manifest_text)?);
+    let stamp = format!("{}\n", inputs_hash(root, &manifest_text, format)?);
     let stamp_path = dir.join("inputs.sha256");
     if fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
-        if let Some(deb) = find_deb(&dir)? {
+        if let Some(deb) = find_pkg(&dir, ext)? {
             eprintln!("    up to date: {}", deb.display());
             return Ok(deb);
         }
@@ -212,7 +285,7 @@ fn build_cached(root: &Path, label: &str, bump: u32) -> Result<PathBuf> {
     #[allow(clippy::needless_update)]
     let dist_args = crate::dist::Args {
         targets: vec![Target::LinuxX64],
-        formats: vec![Format::Deb],
+        formats: vec![format],
         out: rel(&dir.join("out")),
         manifest: rel(&manifest),
         ..crate::dist::Args::default()
@@ -223,14 +296,14 @@ fn build_cached(root: &Path, label: &str, bump: u32) -> Result<PathBuf> {
     Ok(deb)
 }
 
-fn find_deb(dir: &Path) -> Result<Option<PathBuf>> {
+fn find_pkg(dir: &Path, ext: &str) -> Result<Option<PathBuf>> {
     let out = dir.join("out");
     if !out.is_dir() {
         return Ok(None);
     }
     for e in fs::read_dir(out)? {
         let p = e?.path();
-        if p.extension().is_some_and(|x| x == "deb") {
+        if p.extension().is_some_and(|x| x == ext) {
             return Ok(Some(p));
         }
     }
@@ -262,10 +335,14 @@ fn bump_revision(text: &str, bump: u32) -> Result<String> {
     Ok(out)
 }
 
-/// A hash of everything a .deb is built from.
-fn inputs_hash(root: &Path, manifest_text: &str) -> Result<String> {
+/// A hash of everything a package of `format` is built from.
+fn inputs_hash(root: &Path, manifest_text: &str, format: Format) -> Result<String> {
     let mut files = Vec::new();
-    for dir in ["payload", "systemd", "debian", "pkg"] {
+    let mut dirs = vec!["payload", "systemd", "debian", "pkg"];
+    if format == Format::Rpm {
+        dirs.push("rpm");
+    }
+    for dir in dirs {
         collect_files(&root.join(dir), &mut files)?;
     }
     for f in ["Cargo.lock", "xtask/src/dist.rs", "xtask/src/fetch.rs"] {
@@ -273,6 +350,9 @@ fn inputs_hash(root: &Path, manifest_text: &str) -> Result<String> {
     }
     files.sort();
     let mut h = Sha256::new();
+    if format == Format::Rpm {
+        h.update(b"rpm\0");
+    }
     h.update(manifest_text.as_bytes());
     for f in files {
         let Ok(bytes) = fs::read(&f) else { continue };
@@ -418,7 +498,7 @@ fn show(title: &str, path: &Path, last: usize) {
     }
 }
 
-fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, current: &Path, next: &Path, limit: Duration) -> Result<Outcome> {
+fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packages, limit: Duration) -> Result<Outcome> {
     let deadline = Instant::now() + limit;
     let dir = work.join(s.name);
     if dir.exists() {
@@ -435,12 +515,17 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, current: &Path, next: &P
             fs::copy(&p, dir.join("tests").join(p.file_name().unwrap()))?;
         }
     }
-    for (label, deb) in [("current", current), ("next", next)] {
+    // /e2e/pkg/current and /e2e/pkg/next: the .deb and, for an rpm scenario, the .rpm.
+    let mut files = vec![("current", &pkgs.deb), ("next", &pkgs.upgrade_deb)];
+    if let (true, Some((rpm, upgrade_rpm))) = (s.rpm, &pkgs.rpm) {
+        files.extend([("current", rpm), ("next", upgrade_rpm)]);
+    }
+    for (label, file) in files {
         let d = dir.join("pkg").join(label);
         fs::create_dir_all(&d)?;
-        let to = d.join(deb.file_name().unwrap());
-        if fs::hard_link(deb, &to).is_err() {
-            fs::copy(deb, &to).with_context(|| format!("copying {}", deb.display()))?;
+        let to = d.join(file.file_name().unwrap());
+        if fs::hard_link(file, &to).is_err() {
+            fs::copy(file, &to).with_context(|| format!("copying {}", file.display()))?;
         }
     }
     fs::create_dir_all(dir.join("journal"))?;
@@ -612,6 +697,13 @@ mod tests {
     }
 
     #[test]
+    fn the_rpm_is_cached_apart_from_the_deb() {
+        let root = crate::root();
+        assert_ne!(inputs_hash(&root, "m", Format::Deb).unwrap(), inputs_hash(&root, "m", Format::Rpm).unwrap());
+        assert_eq!(SCENARIOS.iter().filter(|s| s.rpm).map(|s| s.name).collect::<Vec<_>>(), ["rpm"]);
+    }
+
+    #[test]
     fn defaults_are_the_command_line_ones() {
         #[derive(clap::Parser)]
         struct Cli {
@@ -620,7 +712,7 @@ mod tests {
         }
         let cli = <Cli as clap::Parser>::parse_from(["e2e"]).args;
         let def = Args::default();
-        assert_eq!((cli.timeout, cli.deb, cli.scenarios.len()), (def.timeout, def.deb, def.scenarios.len()));
+        assert_eq!((cli.timeout, cli.deb, cli.rpm, cli.scenarios.len()), (def.timeout, def.deb, def.rpm, def.scenarios.len()));
         assert!(def.timeout >= 300);
     }
 }
