@@ -122,15 +122,22 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
     // Every ELF file must be for this target's machine.
     let tree = tempdir("tree")?;
     cmd!(sh, "dpkg-deb -x {deb} {tree}").quiet().run()?;
-    let elves = elf_files(&tree)?;
+    let elves = elf_machines(sh, &tree, target)?;
+    eprintln!("    {} entries, {elves} ELF files all {}, Installed-Size {installed} KiB", files.len(), target.elf_machine());
+    Ok(())
+}
+
+/// Checks with file(1) that every ELF file below `tree` is for the target's
+/// machine; returns how many there are (at least one: the runtime).
+pub fn elf_machines(sh: &Shell, tree: &Path, target: Target) -> Result<usize> {
+    let elves = elf_files(tree)?;
     ensure!(!elves.is_empty(), "no ELF binaries found in the package");
     let list = &elves;
     let described = cmd!(sh, "file -b {list...}").quiet().read()?;
     let wrong: Vec<String> =
         elves.iter().zip(described.lines()).filter(|(_, d)| !d.contains(target.elf_machine())).map(|(p, d)| format!("{}: {d}", p.display())).collect();
     ensure!(wrong.is_empty(), "binaries for another machine than {}:\n{}", target.elf_machine(), wrong.join("\n"));
-    eprintln!("    {} entries, {} ELF files all {}, Installed-Size {installed} KiB", files.len(), elves.len(), target.elf_machine());
-    Ok(())
+    Ok(elves.len())
 }
 
 fn elf_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -214,7 +221,7 @@ pub fn reproducible(deb: &Path) -> Result<()> {
     Ok(())
 }
 
-fn tempdir(what: &str) -> Result<PathBuf> {
+pub fn tempdir(what: &str) -> Result<PathBuf> {
     let dir = crate::root().join("target/checks").join(what);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;

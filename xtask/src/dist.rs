@@ -2,6 +2,7 @@
 //! (or `--out`).
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use pkg::linux::{self, Flavor, Templates};
@@ -52,43 +53,44 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let opts = BuildOptions { mtime: source_date_epoch()?, threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32) };
 
+    let key = args.rpm_signing_key.clone().or_else(|| std::env::var_os("CLAWDBOT_RPM_SIGNING_KEY").filter(|v| !v.is_empty()).map(PathBuf::from));
+    let signer = key.map(|k| pkg::rpm::Signer::from_key_file(&k)).transpose()?;
+
+    // Payloads one target after the other (npm shares its cache between them).
     let sh = Shell::new()?;
-    let mut written = Vec::new();
+    let mut work = Vec::new();
     for (target, formats) in jobs {
         let payload = crate::fetch::payload(&sh, &manifest, target)?;
-        for format in formats {
-            let path = match format {
-                Format::Deb => {
-                    let stage = linux::stage(&manifest, Flavor::Deb, &payload, &templates)?;
-                    let name = pkg::deb::file_name(&manifest, target);
-                    crate::step(&format!("{name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20), || {
-                        Ok(pkg::deb::write(&manifest, target, &stage, &templates, &opts, &out)?)
-                    })?
-                }
-                Format::Rpm => {
-                    let key =
-                        args.rpm_signing_key.clone().or_else(|| std::env::var_os("CLAWDBOT_RPM_SIGNING_KEY").filter(|v| !v.is_empty()).map(PathBuf::from));
-                    let signer = key.map(|k| pkg::rpm::Signer::from_key_file(&k)).transpose()?;
-                    let stage = linux::stage(&manifest, Flavor::Rpm, &payload, &templates)?;
-                    let name = pkg::rpm::file_name(&manifest, target);
-                    crate::step(&format!("{name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20), || {
-                        Ok(pkg::rpm::write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref())?)
-                    })?
-                }
-                Format::Pkg => {
-                    let mac_templates = pkg::macos::Templates::load(&root)?;
-                    let stage = pkg::macos::stage(&manifest, &payload, &mac_templates)?;
-                    let name = pkg::macos::file_name(&manifest, target)?;
-                    crate::step(&format!("{name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20), || {
-                        Ok(pkg::macos::write(&manifest, target, &stage, &mac_templates, &opts, &out)?)
-                    })?
-                }
-            };
-            let size = std::fs::metadata(&path)?.len();
-            eprintln!("    wrote {} ({:.1} MiB)", path.display(), size as f64 / 1048576.0);
-            written.push(path);
-        }
+        work.extend(formats.into_iter().map(|f| (target, f, payload.clone())));
     }
+
+    // Then every artifact at once: the compressors of several artifacts fill the
+    // cores that one alone leaves idle (the rpm writer's xz and the pkg writer's
+    // gzip are single-threaded). Each writes its file only when complete.
+    let t = Instant::now();
+    let build = |target: Target, format: Format, payload: &linux::Payload| -> Result<PathBuf> {
+        let (name, stage) = match format {
+            Format::Deb => (pkg::deb::file_name(&manifest, target), linux::stage(&manifest, Flavor::Deb, payload, &templates)?),
+            Format::Rpm => (pkg::rpm::file_name(&manifest, target), linux::stage(&manifest, Flavor::Rpm, payload, &templates)?),
+            Format::Pkg => (pkg::macos::file_name(&manifest, target)?, pkg::macos::stage(&manifest, payload, &templates)?),
+        };
+        eprintln!("==> {name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20);
+        let t = Instant::now();
+        let path = match format {
+            Format::Deb => pkg::deb::write(&manifest, target, &stage, &templates, &opts, &out)?,
+            Format::Rpm => pkg::rpm::write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref())?,
+            Format::Pkg => pkg::macos::write(&manifest, target, &stage, &templates, &opts, &out)?,
+        };
+        let size = std::fs::metadata(&path)?.len();
+        eprintln!("    {name}: {:.1} MiB in {:.1} s", size as f64 / 1048576.0, t.elapsed().as_secs_f64());
+        Ok(path)
+    };
+    let results: Vec<Result<PathBuf>> = std::thread::scope(|s| {
+        let handles: Vec<_> = work.iter().map(|(t, f, p)| s.spawn(move || build(*t, *f, p))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a package writer panicked")))).collect()
+    });
+    let written = results.into_iter().collect::<Result<Vec<_>>>()?;
+    eprintln!("==> {} artifacts in {:.1} s, in {}", written.len(), t.elapsed().as_secs_f64(), out.display());
     Ok(written)
 }
 

@@ -14,7 +14,7 @@ use pkg::{Manifest, Target};
 use xshell::{cmd, Shell};
 
 /// (command, Debian package that provides it).
-pub const TOOLS: &[(&str, &str)] = &[("rpm", "rpm"), ("rpmkeys", "rpm"), ("rpmlint", "rpmlint")];
+pub const TOOLS: &[(&str, &str)] = &[("rpm", "rpm"), ("rpmkeys", "rpm"), ("rpm2cpio", "rpm"), ("cpio", "cpio"), ("file", "file"), ("rpmlint", "rpmlint")];
 
 /// Every check of one real .rpm for `target`; prints rpmlint's warnings.
 pub fn check_real_rpm(sh: &Shell, rpm: &Path, target: Target) -> Result<()> {
@@ -79,18 +79,13 @@ pub fn check_real_rpm(sh: &Shell, rpm: &Path, target: Target) -> Result<()> {
         ensure!(requires.lines().any(|l| l == want), "rpm --requires lacks {want:?}");
     }
 
-    // Binaries for the right CPU only (rpm records file(1)'s verdict per file).
-    let qf = "[%{FILENAMES}\t%{FILECLASS}\n]";
-    let classes = cmd!(sh, "rpm -qp --qf {qf} {rpm}").read()?;
-    let mut elf = 0;
-    for line in classes.lines() {
-        let Some((path, class)) = line.split_once('\t') else { continue };
-        if class.starts_with("ELF") {
-            elf += 1;
-            ensure!(class.contains(target.elf_machine()), "{path} is not built for {}: {class}", target.elf_machine());
-        }
-    }
-    ensure!(elf > 0, "no ELF file in the package: is the runtime missing?");
+    // Binaries for the right CPU only: the payload unpacked by rpm2cpio and cpio,
+    // every ELF file judged by file(1).
+    let tree = crate::checks::tempdir("rpm-tree")?;
+    let script = "rpm2cpio \"$1\" | (cd \"$2\" && cpio -idm --quiet --no-absolute-filenames)";
+    cmd!(sh, "sh -c {script} sh {rpm} {tree}").quiet().run().context("unpacking the payload with rpm2cpio | cpio")?;
+    let elves = crate::checks::elf_machines(sh, &tree, target)?;
+    eprintln!("    {elves} ELF files, all {}", target.elf_machine());
 
     rpmlint(sh, &m, rpm)
 }
@@ -128,4 +123,20 @@ pub fn rpmlint(sh: &Shell, m: &Manifest, rpm: &Path) -> Result<()> {
     }
     ensure!(text.contains(" 0 errors"), "rpmlint printed no summary:\n{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checks on an already built x86_64 package:
+    /// `cargo test -p xtask -- --ignored real_rpm`.
+    #[test]
+    #[ignore = "needs the real package in target/dist"]
+    fn real_rpm() {
+        let sh = Shell::new().unwrap();
+        let m = Manifest::load(&crate::root().join("clawdbot.toml")).unwrap();
+        let path = crate::root().join("target/dist").join(pkg::rpm::file_name(&m, Target::LinuxX64));
+        check_real_rpm(&sh, &path, Target::LinuxX64).unwrap();
+    }
 }
