@@ -223,9 +223,11 @@ fn rpmlint_reports_no_errors_on_the_signed_package() {
     let out = Command::new(tool("rpmlint")).arg("-r").arg(&rc).arg(&file).env("LC_ALL", "C.UTF-8").env("HOME", &home).output().expect("run rpmlint");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     eprintln!("{text}");
-    let errors: Vec<&str> = text.lines().filter(|l| l.contains(": E: ")).collect();
+    // The filters for the real npm tree (native libraries, npm files as published)
+    // match nothing in this small fixture; rpmlint reports those as unused.
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains(": E: ") && !l.contains(": E: unused-rpmlintrc-filter ")).collect();
     assert!(errors.is_empty(), "rpmlint errors:\n{}", errors.join("\n"));
-    assert!(text.contains(" 0 errors"), "rpmlint gave no summary:\n{text}");
+    assert!(text.contains(" errors, "), "rpmlint gave no summary:\n{text}");
 }
 
 #[test]
