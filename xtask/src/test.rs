@@ -47,8 +47,9 @@ pub fn run(args: &Args) -> Result<()> {
     report.check("lintian: 0 errors, 0 warnings on the real amd64 .deb", || checks::lintian(&sh, &deb))?;
     report.check("systemd-analyze verify and security <= 1.1", || checks::systemd_unit(&sh, &deb))?;
     report.check("reproducible: a second build is byte-identical", || checks::reproducible(&deb))?;
-    report
-        .check("end to end under a booted systemd (cargo xtask e2e)", || crate::e2e::run(&crate::e2e::Args { deb: Some(deb.clone()), ..Default::default() }))?;
+    report.check("end to end under a booted systemd (cargo xtask e2e)", || {
+        crate::e2e::run(&crate::e2e::Args { deb: Some(deb.clone()), rpm: Some(find(".x86_64.rpm")?), ..Default::default() })
+    })?;
     report.check("real x86_64 .rpm read back by rpm, rpmlint 0 errors", || crate::rpm_checks::check_real_rpm(&sh, &find(".x86_64.rpm")?, Target::LinuxX64))?;
     report
         .check("real aarch64 .rpm read back by rpm, rpmlint 0 errors", || crate::rpm_checks::check_real_rpm(&sh, &find(".aarch64.rpm")?, Target::LinuxArm64))?;
