@@ -179,12 +179,12 @@ impl Stage {
 
     /// Applies the manifest's prune rules below `root`; returns (entries, bytes) removed.
     pub fn prune(&mut self, root: &str, rules: &crate::manifest::Prune) -> (usize, u64) {
-        let keep: Vec<String> = rules.keep.iter().map(|k| format!("{root}/{k}")).collect();
+        let keep: Vec<(String, String)> = rules.keep.iter().map(|k| (format!("{root}/{k}"), format!("{root}/{k}/"))).collect();
         let prefix = format!("{root}/");
         let (before, bytes_before) = (self.entries.len(), self.file_bytes());
         self.entries.retain(|path, entry| {
             let Some(rel) = path.strip_prefix(&prefix) else { return true };
-            if keep.iter().any(|k| path == k || path.starts_with(&format!("{k}/"))) {
+            if keep.iter().any(|(k, below)| path == k || path.starts_with(below.as_str())) {
                 return true;
             }
             let mut parts: Vec<&str> = rel.split('/').collect();
@@ -199,14 +199,6 @@ impl Stage {
             }
         });
         (before - self.entries.len(), bytes_before - self.file_bytes())
-    }
-
-    /// Removes an entry and everything below it; returns how many entries went.
-    pub fn remove_tree(&mut self, path: &str) -> usize {
-        let prefix = format!("{path}/");
-        let before = self.entries.len();
-        self.entries.retain(|p, _| p != path && !p.starts_with(&prefix));
-        before - self.entries.len()
     }
 
     fn insert(&mut self, path: &str, entry: Entry) -> Result<(), Error> {
