@@ -29,6 +29,7 @@ set -- env -i \
     CLAWDBOT_GATEWAY_PORT='@PORT@' \
     SHELL='@SHELL@' \
     TMPDIR='@CACHE_DIR@' \
+    NODE_COMPILE_CACHE='@CACHE_DIR@/node' \
     NODE_OPTIONS=--disable-warning=ExperimentalWarning \
     TERM="${TERM:-dumb}" \
     LANG="${LANG:-C.UTF-8}" \

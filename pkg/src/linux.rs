@@ -19,6 +19,7 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/tmpfiles.conf",
     "systemd/gateway.env",
     "systemd/clawdbot-setup.sh",
+    "systemd/clawdbot-seed-cache.sh",
     "systemd/clawdbot.sh",
     "systemd/clawdbot.1",
     "debian/postinst",
@@ -39,7 +40,14 @@ pub struct Payload {
     pub app: PathBuf,
     /// The Node.js runtime: `bin/node` and `LICENSE`.
     pub node: PathBuf,
+    /// The gateway's transpile cache (jiti) built for the installed paths, with
+    /// its [`SEED_STAMP`] file; shipped read-only and copied into the cache
+    /// directory before a start. None: the first start transpiles.
+    pub jiti: Option<PathBuf>,
 }
+
+/// The file in the shipped transpile cache whose contents identify the cache.
+pub const SEED_STAMP: &str = "seed-id";
 
 pub use crate::template::Templates;
 
@@ -67,6 +75,8 @@ pub struct Paths {
     pub app: String,
     pub entry: String,
     pub setup: String,
+    pub seed: String,
+    pub seed_dir: String,
     pub sysusers: String,
     pub tmpfiles: String,
     pub env_file: String,
@@ -82,6 +92,8 @@ impl Paths {
             app: format!("{prefix}/app"),
             entry: format!("{prefix}/app/{}", m.payload.entry),
             setup: format!("{prefix}/libexec/{name}-setup"),
+            seed: format!("{prefix}/libexec/{name}-seed-cache"),
+            seed_dir: format!("{prefix}/cache/jiti"),
             sysusers: format!("/usr/lib/sysusers.d/{name}.conf"),
             tmpfiles: format!("/usr/lib/tmpfiles.d/{name}.conf"),
             env_file: format!("{}/gateway.env", m.linux.config_dir),
@@ -113,6 +125,9 @@ pub fn vars(m: &Manifest) -> Vars {
         ("NODE", p.node.clone()),
         ("ENTRY", p.entry.clone()),
         ("SETUP", p.setup.clone()),
+        ("SEED", p.seed.clone()),
+        ("SEED_DIR", p.seed_dir.clone()),
+        ("SEED_STAMP", SEED_STAMP.to_owned()),
         ("SYSUSERS_NAME", file_name(&p.sysusers)),
         ("TMPFILES_NAME", file_name(&p.tmpfiles)),
     ]);
@@ -136,6 +151,13 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     }
 
     s.add_bytes(&p.setup, render("systemd/clawdbot-setup.sh")?, 0o755)?;
+    s.add_bytes(&p.seed, render("systemd/clawdbot-seed-cache.sh")?, 0o755)?;
+    if let Some(jiti) = &payload.jiti {
+        if !jiti.join(SEED_STAMP).is_file() {
+            return Err(Error::Stage(format!("the transpile cache in {} has no {SEED_STAMP} file", jiti.display())));
+        }
+        s.add_tree(&p.seed_dir, jiti)?;
+    }
     s.add_bytes(&m.linux.bin, render("systemd/clawdbot.sh")?, 0o755)?;
     let man = format!("/usr/share/man/man1/{}.1.gz", m.linux.bin.rsplit('/').next().unwrap_or("clawdbot"));
     s.add_bytes(&man, crate::write::gzip(render("systemd/clawdbot.1")?.as_bytes()), 0o644)?;

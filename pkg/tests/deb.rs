@@ -31,7 +31,11 @@ fn fixture(dir: &Path) -> Payload {
     fs::create_dir_all(node.join("bin")).unwrap();
     fs::copy("/usr/bin/true", node.join("bin/node")).unwrap();
     fs::write(node.join("LICENSE"), "MIT\n").unwrap();
-    Payload { app, node }
+    let jiti = dir.join("jiti");
+    fs::create_dir_all(&jiti).unwrap();
+    fs::write(jiti.join("memory-core-index.985d8daa.cjs"), "module.exports = {};\n").unwrap();
+    fs::write(jiti.join(linux::SEED_STAMP), "0123abcd\n").unwrap();
+    Payload { app, node, jiti: Some(jiti) }
 }
 
 fn build(payload: &Payload, out: &Path, mtime: u64) -> Result<PathBuf, pkg::Error> {
@@ -68,6 +72,9 @@ fn dpkg_deb_reads_back_every_file_with_owner_and_mode() {
         ("./usr/lib/clawdbot/app/node_modules/clawdbot/dist/entry.js", "-rwxr-xr-x"),
         ("./usr/lib/clawdbot/app/package.json", "-rw-r--r--"),
         ("./usr/lib/clawdbot/libexec/clawdbot-setup", "-rwxr-xr-x"),
+        ("./usr/lib/clawdbot/libexec/clawdbot-seed-cache", "-rwxr-xr-x"),
+        ("./usr/lib/clawdbot/cache/jiti/memory-core-index.985d8daa.cjs", "-rw-r--r--"),
+        ("./usr/lib/clawdbot/cache/jiti/seed-id", "-rw-r--r--"),
         ("./lib/systemd/system/clawdbot-gateway.service", "-rw-r--r--"),
         ("./usr/lib/sysusers.d/clawdbot.conf", "-rw-r--r--"),
         ("./usr/lib/tmpfiles.d/clawdbot.conf", "-rw-r--r--"),
@@ -144,6 +151,13 @@ fn a_missing_payload_fails_clearly_and_writes_nothing() {
     fs::remove_file(payload.app.join("node_modules/clawdbot/dist/entry.js")).unwrap();
     let e = build(&payload, &out, 0).unwrap_err().to_string();
     assert!(e.contains("has no gateway entry point node_modules/clawdbot/dist/entry.js"), "{e}");
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
+
+    let payload = fixture(&dir.path().join("unstamped"));
+    let jiti = payload.jiti.clone().unwrap();
+    fs::remove_file(jiti.join(linux::SEED_STAMP)).unwrap();
+    let e = build(&payload, &out, 0).unwrap_err().to_string();
+    assert!(e.contains(&format!("the transpile cache in {} has no seed-id file", jiti.display())), "{e}");
     assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
 }
 

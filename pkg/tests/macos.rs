@@ -87,7 +87,7 @@ fn fixture(dir: &Path, target: Target, extra: usize) -> Payload {
     fs::write(node.join("bin/node"), macho(cpu(target))).unwrap();
     fs::set_permissions(node.join("bin/node"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(node.join("LICENSE"), "MIT\n").unwrap();
-    Payload { app, node }
+    Payload { app, node, jiti: None }
 }
 
 fn build(dir: &Path, target: Target, extra: usize) -> PathBuf {

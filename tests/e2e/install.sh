@@ -12,8 +12,9 @@ check "group $SVC_USER exists with a system gid" system_id "$(group_field "$SVC_
 check "user $SVC_USER has no login shell" expect /usr/sbin/nologin passwd_field "$SVC_USER" 7
 check "$UNIT is enabled" expect enabled systemctl is-enabled "$UNIT"
 check "$UNIT is active" wait_until "$START_LIMIT" is_active
-check "the gateway answers HTTP 200 on $URL" wait_until "$HTTP_LIMIT" http_ok &&
+check "the gateway answers HTTP 200 on $URL" start_to_http first_start_to_http200_s &&
     metric install_to_http200_s "$(seconds_since "$t0")"
+check "the first start used the transpile cache shipped in the package" seeded_cache
 check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "sudo clawdbot gateway health --json reports ok (token from the state dir)" gateway_healthy
 check "the state dir is 0700 $SVC_USER:$SVC_USER" expect "700 $SVC_USER $SVC_USER" stat -c '%a %U %G' "$STATE_DIR"
@@ -22,4 +23,6 @@ check "the config is 0600 $SVC_USER" expect "600 $SVC_USER" stat -c '%a %U' "$CO
 check_not "an ordinary user cannot read the config with the token" runuser -u alice -- cat "$CONFIG"
 check_not "an ordinary user cannot list the state dir" runuser -u alice -- ls "$STATE_DIR"
 check_not "the wrapper refuses an ordinary user" runuser -u alice -- clawdbot gateway health
+check "systemctl restart $UNIT" systemctl restart "$UNIT"
+check "the gateway answers HTTP 200 after a restart" start_to_http restart_to_http200_s
 finish

@@ -174,6 +174,42 @@ http_ok() {
     [ "$(http_code)" = 200 ]
 }
 
+# When the unit last left the inactive state (its ExecStartPre included), in
+# milliseconds since the epoch.
+unit_started_ms() {
+    date -d "$(systemctl show --timestamp=us -P InactiveExitTimestamp "$UNIT")" +%s%3N
+}
+
+# start_to_http METRIC: waits for HTTP 200, polling every 0.1 s, and records as
+# METRIC the seconds since the unit's last start.
+start_to_http() {
+    _end=$(($(date +%s) + HTTP_LIMIT))
+    until http_ok; do
+        if [ "$(date +%s)" -ge "$_end" ]; then
+            echo "no HTTP 200 within $HTTP_LIMIT s"
+            return 1
+        fi
+        sleep 0.1
+    done
+    _at=$(now_ms)
+    _from=$(unit_started_ms) || return 1
+    metric "$1" "$(awk -v a="$_from" -v b="$_at" 'BEGIN { printf "%.1f", (b - a) / 1000 }')"
+}
+
+# The transpile cache the package ships, seeded into the cache directory before
+# the start: the same seed, and no module that jiti had to transpile again
+# (it rewrites an entry only on a miss, after the seed's stamp was copied).
+JITI=$CACHE_DIR/jiti
+SEED=/usr/lib/clawdbot/cache/jiti
+seeded_cache() {
+    cmp "$SEED/seed-id" "$JITI/seed-id" || return 1
+    _shipped=$(find "$SEED" -type f | wc -l)
+    _fresh=$(find "$JITI" -type f -newer "$JITI/seed-id" | wc -l)
+    echo "shipped entries: $_shipped; transpiled at this start: $_fresh"
+    find "$JITI" -type f -newer "$JITI/seed-id" | head -n 20
+    [ "$_shipped" -ge 100 ] && [ "$_fresh" -eq 0 ]
+}
+
 # The gateway's own health check, through the wrapper as an administrator runs it.
 gateway_health() {
     sudo clawdbot gateway health --json

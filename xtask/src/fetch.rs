@@ -16,13 +16,17 @@ use sha2::Digest as _;
 use xshell::{cmd, Shell};
 
 pub fn payload(sh: &Shell, manifest: &Manifest, target: Target) -> Result<Payload> {
-    let root = crate::root();
-    let dir = root.join("target/payload").join(target.name());
+    let (app, node) = app_and_node(sh, manifest, target)?;
+    let jiti = if target.is_linux() { Some(crate::warm::transpile_cache(sh, manifest)?) } else { None };
+    Ok(Payload { app, node, jiti })
+}
+
+/// The gateway's `npm ci` tree and the Node.js runtime of one target.
+pub fn app_and_node(sh: &Shell, manifest: &Manifest, target: Target) -> Result<(PathBuf, PathBuf)> {
+    let dir = crate::root().join("target/payload").join(target.name());
     fs::create_dir_all(&dir)?;
-    let npm_cache = root.join("target/cache/npm");
-    let app = app(sh, manifest, target, &dir, &npm_cache)?;
-    let node = node(sh, manifest, target, &dir, &npm_cache)?;
-    Ok(Payload { app, node })
+    let npm_cache = crate::root().join("target/cache/npm");
+    Ok((app(sh, manifest, target, &dir, &npm_cache)?, node(sh, manifest, target, &dir, &npm_cache)?))
 }
 
 fn app(sh: &Shell, manifest: &Manifest, target: Target, dir: &Path, npm_cache: &Path) -> Result<PathBuf> {
@@ -132,11 +136,11 @@ fn stamp_path(dir: &Path) -> PathBuf {
     dir.with_extension("stamp")
 }
 
-fn cached(dir: &Path, stamp: &str) -> bool {
+pub fn cached(dir: &Path, stamp: &str) -> bool {
     dir.is_dir() && fs::read_to_string(stamp_path(dir)).is_ok_and(|s| s == stamp)
 }
 
-fn commit(tmp: &Path, dest: &Path, stamp: &str) -> Result<()> {
+pub fn commit(tmp: &Path, dest: &Path, stamp: &str) -> Result<()> {
     remove(dest)?;
     let _ = fs::remove_file(stamp_path(dest));
     fs::rename(tmp, dest)?;
@@ -144,7 +148,7 @@ fn commit(tmp: &Path, dest: &Path, stamp: &str) -> Result<()> {
     Ok(())
 }
 
-fn remove(dir: &Path) -> Result<()> {
+pub fn remove(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", dir.display())),
         _ => Ok(()),

@@ -11,6 +11,7 @@ mod fetch;
 mod pkg_checks;
 mod rpm_checks;
 mod test;
+mod warm;
 
 use std::path::{Path, PathBuf};
 

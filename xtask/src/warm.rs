@@ -1,0 +1,86 @@
+//! The transpile cache shipped in the Linux packages, so that even the gateway's
+//! first start after installation skips transpiling its TypeScript extensions.
+//!
+//! The gateway loads its extensions (and, through them, ~1,300 modules) with
+//! jiti, which keeps each transpiled module in `$TMPDIR/jiti` under a name derived
+//! from the source's absolute path and checks it against the source's hash on
+//! every load. `warm.sh` runs the real gateway once, offline, with the app
+//! mounted at its installed path in a private mount namespace, and keeps what
+//! jiti wrote. The transpiled JavaScript does not depend on the processor, so the
+//! cache built with the build machine's own Linux payload serves both Linux
+//! targets; an entry whose source differs is a plain cache miss for jiti.
+//!
+//! Cached under `target/payload/<host>/jiti` with a stamp of its inputs.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use pkg::{Manifest, Target};
+use sha2::Digest as _;
+use xshell::{cmd, Shell};
+
+const SCRIPT: &str = include_str!("warm.sh");
+
+/// The name of the file in the cache that identifies its contents; the unit's
+/// seeding step copies the cache again whenever it differs.
+pub const SEED_STAMP: &str = pkg::linux::SEED_STAMP;
+
+/// The Linux target this machine can run.
+pub fn host_target() -> Result<Target> {
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        Ok(Target::LinuxX64)
+    } else if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
+        Ok(Target::LinuxArm64)
+    } else {
+        bail!("the Linux packages' transpile cache is built by running the gateway, which needs a Linux x86_64 or aarch64 build machine")
+    }
+}
+
+pub fn transpile_cache(sh: &Shell, manifest: &Manifest) -> Result<PathBuf> {
+    let host = host_target()?;
+    let (app, node) = crate::fetch::app_and_node(sh, manifest, host)?;
+    let installed = pkg::linux::Paths::new(manifest).app;
+    let port = manifest.service.port.to_string();
+
+    let mut h = sha2::Sha256::new();
+    for input in [fs::read(app.with_extension("stamp"))?, fs::read(node.with_extension("stamp"))?] {
+        h.update(&input);
+        h.update([0]);
+    }
+    for input in [SCRIPT, &installed, &manifest.payload.entry, &port] {
+        h.update(input);
+        h.update([0]);
+    }
+    let stamp = format!("{:x}", h.finalize());
+    let dir = crate::root().join("target/payload").join(host.name()).join("jiti");
+    if crate::fetch::cached(&dir, &stamp) {
+        eprintln!("    transpile cache cached in {}", dir.display());
+        return Ok(dir);
+    }
+    crate::test::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
+    crate::step(&format!("{host}: first start of the gateway at {installed}, offline, to build its transpile cache"), || {
+        let tmp = dir.with_extension("partial");
+        crate::fetch::remove(&tmp)?;
+        fs::create_dir_all(&tmp)?;
+        let script = tmp.with_extension("sh");
+        fs::write(&script, SCRIPT)?;
+        let node_bin = node.join("bin/node");
+        let entry = &manifest.payload.entry;
+        let run = cmd!(sh, "unshare --user --map-root-user --mount --net --fork sh {script} {node_bin} {app} {installed} {entry} {port} {tmp}").run();
+        let _ = fs::remove_file(&script);
+        run.context("building the transpile cache (this needs user and mount namespaces: `unshare --user --map-root-user --mount` must work)")?;
+        let mut names: Vec<_> = fs::read_dir(&tmp)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+        names.sort();
+        let mut h = sha2::Sha256::new();
+        for name in &names {
+            h.update(name.as_encoded_bytes());
+            h.update([0]);
+            h.update(fs::read(tmp.join(name)).with_context(|| format!("reading {}", tmp.join(name).display()))?);
+        }
+        fs::write(tmp.join(SEED_STAMP), format!("{:x}\n", h.finalize()))?;
+        eprintln!("    {} entries, {} KiB", names.len(), names.iter().map(|n| fs::metadata(tmp.join(n)).map_or(0, |m| m.len())).sum::<u64>() >> 10);
+        crate::fetch::commit(&tmp, &dir, &stamp)
+    })?;
+    Ok(dir)
+}
