@@ -19,9 +19,6 @@ use crate::target::Target;
 use crate::write::{gzip, hex, rfc2822, tar_bytes, tar_stage, xz_writer, AtomicFile};
 use crate::{BuildOptions, Error};
 
-/// xz preset of both members: dpkg-deb's default.
-pub const XZ_LEVEL: u32 = 6;
-
 pub fn file_name(m: &Manifest, target: Target) -> String {
     format!("{}_{}_{}.deb", m.package.name, m.deb_version(), target.deb_arch())
 }
@@ -37,7 +34,7 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
     let mut data = tempfile::tempfile_in(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let mut md5sums = String::new();
     {
-        let xz = xz_writer(io::BufWriter::with_capacity(1 << 20, &mut data), XZ_LEVEL, opts.threads)?;
+        let xz = xz_writer(io::BufWriter::with_capacity(1 << 20, &mut data), m.deb.compression.level, opts.threads)?;
         let mut tar = tar::Builder::new(xz);
         tar_stage(&mut tar, &stage, opts.mtime, |path, sum| {
             md5sums.push_str(&format!("{}  {}\n", hex(&sum), &path[1..]));
@@ -89,7 +86,7 @@ fn control_tar(m: &Manifest, target: Target, stage: &Stage, templates: &Template
     }
     files.sort_by(|a, b| a.0.cmp(b.0));
 
-    let xz = xz_writer(Vec::new(), XZ_LEVEL, 1)?;
+    let xz = xz_writer(Vec::new(), m.deb.compression.level, 1)?;
     let mut tar = tar::Builder::new(xz);
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(tar::EntryType::Directory);

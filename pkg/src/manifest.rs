@@ -140,6 +140,57 @@ pub struct Deb {
     pub section: String,
     pub priority: String,
     pub depends: Vec<String>,
+    /// Of both members. xz only: dpkg also reads zstd, but bookworm's lintian
+    /// calls such a package malformed, and gzip is half as dense.
+    pub compression: Compression,
+}
+
+/// A payload compressor and its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compression {
+    pub format: Compressor,
+    pub level: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compressor {
+    Xz,
+    Zstd,
+}
+
+impl Compressor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compressor::Xz => "xz",
+            Compressor::Zstd => "zstd",
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} -{}", self.format.name(), self.level)
+    }
+}
+
+impl Compression {
+    fn check(&self, key: &str, allowed: &[Compressor]) -> Result<(), (String, String)> {
+        if !allowed.contains(&self.format) {
+            let names: Vec<&str> = allowed.iter().map(|c| c.name()).collect();
+            return Err(bad(&format!("{key}.format"), &format!("{:?} is not supported here (supported: {})", self.format.name(), names.join(", "))));
+        }
+        let max = match self.format {
+            Compressor::Xz => 9,
+            Compressor::Zstd => 19,
+        };
+        let min = u32::from(self.format == Compressor::Zstd);
+        if !(min..=max).contains(&self.level) {
+            return Err(bad(&format!("{key}.level"), &format!("{} is not a {} level ({min} to {max})", self.level, self.format.name())));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +198,8 @@ pub struct Deb {
 pub struct Rpm {
     pub group: String,
     pub requires: Vec<String>,
+    /// Of the cpio payload: xz or zstd (rpm >= 4.14).
+    pub compression: Compression,
 }
 
 /// The macOS installer package: where it installs, and the hidden daemon account.
@@ -286,7 +339,9 @@ impl Manifest {
                 "must be one dependency (alternatives with '|'), without ','",
             )?;
         }
+        self.deb.compression.check("deb.compression", &[Compressor::Xz])?;
         if let Some(rpm) = &self.rpm {
+            rpm.compression.check("rpm.compression", &[Compressor::Xz, Compressor::Zstd])?;
             check("rpm.group", &rpm.group, |g| !g.trim().is_empty() && !g.contains('\n'), "must be one line")?;
             for (i, req) in rpm.requires.iter().enumerate() {
                 check(&format!("rpm.requires[{i}]"), req, is_rpm_requirement, "must be one requirement: NAME or NAME OP VERSION with OP one of < <= = >= >")?;
@@ -510,6 +565,9 @@ mod tests {
             ("  \"systemd\",\n  \"coreutils\"", "  \"systemd >= \",\n  \"coreutils\"", "rpm.requires[3]"),
             ("  \"coreutils\",", "  \"coreutils ~> 8\",", "rpm.requires[4]"),
             ("group = \"System Environment/Daemons\"", "group = \"\"", "rpm.group"),
+            ("compression = { format = \"xz\", level = 1 }", "compression = { format = \"zstd\", level = 2 }", "deb.compression.format"),
+            ("compression = { format = \"xz\", level = 1 }", "compression = { format = \"xz\", level = 10 }", "deb.compression.level"),
+            ("compression = { format = \"zstd\", level = 12 }", "compression = { format = \"zstd\", level = 0 }", "rpm.compression.level"),
         ];
         for (from, to, key) in cases {
             let text = real();

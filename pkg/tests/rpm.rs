@@ -148,6 +148,22 @@ fn rpm_reads_back_name_files_owners_modes_and_config_flags() {
         assert_eq!((c[2], c[3]), ("root", "root"), "{line}");
     }
     assert!(listing.lines().any(|l| l.starts_with("-rw-------") && l.ends_with("/etc/clawdbot/gateway.env")), "{listing}");
+
+    // The payload as rpm's own rpm2cpio decompresses it holds the staged bytes.
+    let setup = "/usr/lib/clawdbot/libexec/clawdbot-setup";
+    let Some(pkg::stage::Entry { kind: pkg::stage::Kind::File(pkg::stage::Source::Bytes(want)), .. }) = f.stage.get(setup) else {
+        panic!("{setup} not staged")
+    };
+    let (rpm2cpio, cpio) = (tool("rpm2cpio"), tool("cpio"));
+    let got = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {} \"$1\" | {} -i --quiet --to-stdout \".{setup}\"", rpm2cpio.display(), cpio.display()))
+        .arg("sh")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(got.status.success(), "rpm2cpio | cpio failed: {}", String::from_utf8_lossy(&got.stderr));
+    assert_eq!(&got.stdout, want, "{setup} differs after rpm2cpio");
 }
 
 #[test]
@@ -181,9 +197,11 @@ fn scripts_provides_and_requires() {
     assert!(provides.lines().any(|l| l == "clawdbot = 2026.1.24.3-1"), "{provides}");
 
     let requires = rpm_query(&file, &["--requires"]);
-    for want in f.manifest.rpm.as_ref().unwrap().requires.iter().map(String::as_str).chain(["/bin/sh", "rpmlib(PayloadIsXz) <= 5.2-1"]) {
+    for want in f.manifest.rpm.as_ref().unwrap().requires.iter().map(String::as_str).chain(["/bin/sh", "rpmlib(PayloadIsZstd) <= 5.4.18-1"]) {
         assert!(requires.lines().any(|l| l == want), "--requires lacks {want:?}:\n{requires}");
     }
+    let c = f.manifest.rpm.as_ref().unwrap().compression;
+    assert_eq!(rpm_query(&file, &["--qf", "%{PAYLOADCOMPRESSOR} %{PAYLOADFLAGS}"]), format!("{} {}", c.format.name(), c.level));
 }
 
 /// A throwaway RSA signing key made with gpg: (secret, public) ASCII-armoured files in `dir`.

@@ -3,15 +3,21 @@
 //!
 //! The staged tree is materialised once as a build root of hard links into the
 //! payload cache (rendered files written out), so the reference tools read the same
-//! bytes ours do. Several runs per pair; the report gives median, spread, the ratio
-//! ours/reference and the sizes. A benchmark, not a test: nothing here asserts a time.
+//! bytes ours do, with the same compressor and level. Several runs per pair; the
+//! report gives median, spread, the ratio ours/reference, the sizes, installed sizes
+//! and file counts as each package's own reader reports them. Then the headline:
+//! every artifact at once (`cargo xtask dist`) against `dpkg-deb -Zxz` at its
+//! default level on the unpruned linux-x64 tree.
+//!
+//! A benchmark, not a test: nothing here asserts a time.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use pkg::linux::{self, Flavor, Templates};
+use pkg::manifest::Compressor;
 use pkg::stage::{Kind, Source, Stage};
 use pkg::{BuildOptions, Manifest, Target};
 use xshell::{cmd, Shell};
@@ -21,108 +27,254 @@ pub struct Args {
     /// Runs per measurement.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// Targets to measure (default: linux-x64).
+    /// Linux targets whose .deb and .rpm are measured (default: linux-x64 and linux-arm64).
     #[arg(long = "target", value_parser = crate::parse_target)]
     pub targets: Vec<Target>,
+    /// Skip the headline (all artifacts at once against dpkg-deb on the unpruned tree).
+    #[arg(long)]
+    pub no_headline: bool,
+}
+
+/// What one package reader says about a package.
+#[derive(Default, Clone)]
+struct Facts {
+    bytes: u64,
+    installed_kib: u64,
+    files: usize,
 }
 
 struct Row {
     what: String,
+    reference_tool: String,
     ours: Vec<f64>,
     reference: Vec<f64>,
-    ours_size: u64,
-    reference_size: u64,
+    ours_facts: Facts,
+    reference_facts: Facts,
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    if args.runs == 0 {
+        bail!("--runs must be 1 or more");
+    }
     let root = crate::root();
     let sh = Shell::new()?;
-    crate::test::need_tools(&sh, &[("dpkg-deb", "dpkg"), ("rpmbuild", "rpm"), ("xz", "xz-utils")])?;
+    crate::test::need_tools(&sh, &[("dpkg-deb", "dpkg"), ("rpmbuild", "rpm"), ("rpm", "rpm")])?;
     let manifest = Manifest::load(&root.join("clawdbot.toml"))?;
     let templates = Templates::load(&root)?;
     let opts = BuildOptions { mtime: 1_700_000_000, threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32) };
     let bench = root.join("target/bench");
     fs::create_dir_all(&bench)?;
-    let targets = if args.targets.is_empty() { vec![Target::LinuxX64] } else { args.targets.clone() };
+    let targets = if args.targets.is_empty() { vec![Target::LinuxX64, Target::LinuxArm64] } else { args.targets.clone() };
+    if let Some(t) = targets.iter().find(|t| !t.is_linux()) {
+        bail!("{t}: the benchmark compares the Linux writers with dpkg-deb and rpmbuild; macOS has no reference tool on this machine");
+    }
 
     let mut rows = Vec::new();
-    let mut facts = Vec::new();
-    for target in targets {
+    let mut notes = vec![format!("machine: {} cores; {}", opts.threads, cmd!(sh, "uname -srm").quiet().read().unwrap_or_default().trim().to_owned())];
+    for &target in &targets {
         let t = Instant::now();
         let payload = crate::fetch::payload(&sh, &manifest, target)?;
+        let fetched = t.elapsed().as_secs_f64();
+        let t = Instant::now();
         let deb_stage = linux::stage(&manifest, Flavor::Deb, &payload, &templates)?;
         let rpm_stage = linux::stage(&manifest, Flavor::Rpm, &payload, &templates)?;
-        facts.push(format!(
-            "{target}: fetch (cached) + stage {:.1} s; {} entries, {} files' bytes {:.1} MiB, Installed-Size {:.1} MiB",
+        notes.push(format!(
+            "{target}: fetch (warm cache) {fetched:.1} s; staging both trees {:.1} s; {} entries, {:.1} MiB of files",
             t.elapsed().as_secs_f64(),
             deb_stage.len(),
-            deb_stage.file_bytes(),
             deb_stage.file_bytes() as f64 / 1048576.0,
-            deb_stage.installed_size_kib() as f64 / 1024.0
         ));
-
         let out = bench.join(format!("out-{target}"));
         let _ = fs::remove_dir_all(&out);
         fs::create_dir_all(&out)?;
-
-        // .deb: ours against dpkg-deb -Zxz at the same level.
-        let deb_root = materialise(&deb_stage, &bench.join(format!("root-deb-{target}")))?;
-        let debian = deb_root.join("DEBIAN");
-        fs::create_dir_all(&debian)?;
-        fs::write(debian.join("control"), pkg::deb::control(&manifest, target, &deb_stage))?;
-        let level = format!("-z{}", pkg::deb::XZ_LEVEL);
-        let reference_deb = out.join("reference.deb");
-        let mut row = Row { what: format!("{target} .deb (xz -{})", pkg::deb::XZ_LEVEL), ours: vec![], reference: vec![], ours_size: 0, reference_size: 0 };
-        for run in 0..args.runs {
-            eprintln!("==> {target} .deb run {}/{}", run + 1, args.runs);
-            let t = Instant::now();
-            let ours = pkg::deb::write(&manifest, target, &deb_stage, &templates, &opts, &out)?;
-            row.ours.push(t.elapsed().as_secs_f64());
-            row.ours_size = fs::metadata(&ours)?.len();
-            let t = Instant::now();
-            cmd!(sh, "dpkg-deb --root-owner-group -Zxz {level} --build {deb_root} {reference_deb}").quiet().ignore_stdout().run()?;
-            row.reference.push(t.elapsed().as_secs_f64());
-            row.reference_size = fs::metadata(&reference_deb)?.len();
-        }
-        rows.push(row);
-
-        // .rpm: ours against rpmbuild -bb over the same tree.
-        let rpm_root = materialise(&rpm_stage, &bench.join(format!("root-rpm-{target}")))?;
-        let spec = bench.join(format!("reference-{target}.spec"));
-        fs::write(&spec, spec_for(&manifest, target, &rpm_stage, &rpm_root))?;
-        let topdir = bench.join(format!("rpmbuild-{target}"));
-        let mut row = Row { what: format!("{target} .rpm (xz -{})", pkg::rpm::XZ_LEVEL), ours: vec![], reference: vec![], ours_size: 0, reference_size: 0 };
-        let payload_define = format!("_binary_payload w{}.xzdio", pkg::rpm::XZ_LEVEL);
-        let topdir_define = format!("_topdir {}", topdir.display());
-        let arch = target.rpm_arch();
-        let (no_build_ids, no_post, epoch) = ("_build_id_links none", "__os_install_post %{nil}", "_source_date_epoch 1700000000");
-        for run in 0..args.runs {
-            eprintln!("==> {target} .rpm run {}/{}", run + 1, args.runs);
-            let t = Instant::now();
-            let ours = pkg::rpm::write(&manifest, target, &rpm_stage, &templates, &opts, &out, None)?;
-            row.ours.push(t.elapsed().as_secs_f64());
-            row.ours_size = fs::metadata(&ours)?.len();
-            let _ = fs::remove_dir_all(&topdir);
-            let t = Instant::now();
-            cmd!(sh, "rpmbuild -bb --quiet --target {arch} --define {payload_define} --define {topdir_define} --define {no_build_ids} --define {no_post} --define {epoch} --nodeps {spec}")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()
-                .context("rpmbuild failed")?;
-            row.reference.push(t.elapsed().as_secs_f64());
-            let built = find_file(&topdir.join("RPMS"), ".rpm")?;
-            row.reference_size = fs::metadata(&built)?.len();
-        }
-        rows.push(row);
+        rows.push(deb_row(&sh, &manifest, target, &deb_stage, &templates, &opts, &bench, &out, args.runs)?);
+        rows.push(rpm_row(&sh, &manifest, target, &rpm_stage, &templates, &opts, &bench, &out, args.runs)?);
+    }
+    if !args.no_headline {
+        rows.push(headline(&sh, &manifest, &templates, &bench, args.runs, &mut notes)?);
     }
 
-    let report = render(&rows, &facts);
+    let report = render(&rows, &notes);
     print!("{report}");
     fs::write(bench.join("report.md"), &report)?;
-    fs::write(bench.join("report.json"), json(&rows, &facts))?;
+    fs::write(bench.join("report.json"), json(&rows, &notes))?;
     eprintln!("wrote {} and report.json", bench.join("report.md").display());
     Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deb_row(
+    sh: &Shell,
+    m: &Manifest,
+    target: Target,
+    stage: &Stage,
+    templates: &Templates,
+    opts: &BuildOptions,
+    bench: &Path,
+    out: &Path,
+    runs: usize,
+) -> Result<Row> {
+    let c = m.deb.compression;
+    let tree = materialise(stage, &bench.join(format!("root-deb-{target}")))?;
+    let debian = tree.join("DEBIAN");
+    fs::create_dir_all(&debian)?;
+    fs::write(debian.join("control"), pkg::deb::control(m, target, stage))?;
+    let level = format!("-z{}", c.level);
+    let reference = out.join("reference.deb");
+    let mut row = Row {
+        what: format!("{target} .deb ({c})"),
+        reference_tool: format!("dpkg-deb --build -Zxz {level}"),
+        ours: vec![],
+        reference: vec![],
+        ours_facts: Facts::default(),
+        reference_facts: Facts::default(),
+    };
+    for run in 1..=runs {
+        eprintln!("==> {target} .deb, run {run}/{runs}: ours, then dpkg-deb");
+        let t = Instant::now();
+        let ours = pkg::deb::write(m, target, stage, templates, opts, out)?;
+        row.ours.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        cmd!(sh, "dpkg-deb --root-owner-group -Zxz {level} --build {tree} {reference}").quiet().ignore_stdout().run()?;
+        row.reference.push(t.elapsed().as_secs_f64());
+        row.ours_facts = deb_facts(sh, &ours)?;
+        row.reference_facts = deb_facts(sh, &reference)?;
+    }
+    Ok(row)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rpm_row(
+    sh: &Shell,
+    m: &Manifest,
+    target: Target,
+    stage: &Stage,
+    templates: &Templates,
+    opts: &BuildOptions,
+    bench: &Path,
+    out: &Path,
+    runs: usize,
+) -> Result<Row> {
+    let c = pkg::rpm::compression(m);
+    let tree = materialise(stage, &bench.join(format!("root-rpm-{target}")))?;
+    let spec = bench.join(format!("reference-{target}.spec"));
+    fs::write(&spec, spec_for(m, target, stage, &tree))?;
+    let topdir = bench.join(format!("rpmbuild-{target}"));
+    // rpm's own names for the same settings: threads, and zstd's window.
+    let io = match c.format {
+        Compressor::Xz => format!("w{}T{}.xzdio", c.level, opts.threads),
+        Compressor::Zstd => format!("w{}T{}L{}.zstdio", c.level, opts.threads, pkg::rpm::ZSTD_WINDOW_LOG),
+    };
+    let payload_define = format!("_binary_payload {io}");
+    let topdir_define = format!("_topdir {}", topdir.display());
+    let arch = target.rpm_arch();
+    let (no_build_ids, no_post, epoch) = ("_build_id_links none", "__os_install_post %{nil}", "_source_date_epoch 1700000000");
+    let mut row = Row {
+        what: format!("{target} .rpm ({c})"),
+        reference_tool: format!("rpmbuild -bb, payload {io}"),
+        ours: vec![],
+        reference: vec![],
+        ours_facts: Facts::default(),
+        reference_facts: Facts::default(),
+    };
+    for run in 1..=runs {
+        eprintln!("==> {target} .rpm, run {run}/{runs}: ours, then rpmbuild");
+        let t = Instant::now();
+        let ours = pkg::rpm::write(m, target, stage, templates, opts, out, None)?;
+        row.ours.push(t.elapsed().as_secs_f64());
+        let _ = fs::remove_dir_all(&topdir);
+        let t = Instant::now();
+        let built = cmd!(sh, "rpmbuild -bb --quiet --target {arch} --define {payload_define} --define {topdir_define} --define {no_build_ids} --define {no_post} --define {epoch} --nodeps {spec}")
+            .quiet()
+            .ignore_stdout()
+            .output();
+        row.reference.push(t.elapsed().as_secs_f64());
+        match built {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => bail!("rpmbuild failed on {}:\n{}", spec.display(), String::from_utf8_lossy(&o.stderr)),
+            Err(e) => return Err(e).context("running rpmbuild"),
+        }
+        row.ours_facts = rpm_facts(sh, &ours)?;
+        row.reference_facts = rpm_facts(sh, &find_file(&topdir.join("RPMS"), ".rpm")?)?;
+    }
+    Ok(row)
+}
+
+/// Every artifact at once from the warm cache, as `cargo xtask dist` builds them,
+/// against `dpkg-deb -Zxz` (its default level) on the unpruned linux-x64 tree.
+fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs: usize, notes: &mut Vec<String>) -> Result<Row> {
+    let target = Target::LinuxX64;
+    let payload = crate::fetch::payload(sh, m, target)?;
+    let mut unpruned = m.clone();
+    unpruned.payload.prune = Default::default();
+    let stage = linux::stage(&unpruned, Flavor::Deb, &payload, templates)?;
+    let tree = materialise(&stage, &bench.join("root-deb-unpruned"))?;
+    fs::create_dir_all(tree.join("DEBIAN"))?;
+    fs::write(tree.join("DEBIAN/control"), pkg::deb::control(&unpruned, target, &stage))?;
+    let reference = bench.join("reference-unpruned.deb");
+    let dist_out = bench.join("dist");
+    let mut row = Row {
+        what: "all artifacts at once (cargo xtask dist) vs. one unpruned linux-x64 .deb".to_owned(),
+        reference_tool: "dpkg-deb --build -Zxz (default level 6), unpruned tree".to_owned(),
+        ours: vec![],
+        reference: vec![],
+        ours_facts: Facts::default(),
+        reference_facts: Facts::default(),
+    };
+    let mut largest_linux = (String::new(), 0);
+    for run in 1..=runs {
+        eprintln!("==> headline, run {run}/{runs}: cargo xtask dist, then dpkg-deb on the unpruned tree");
+        let _ = fs::remove_dir_all(&dist_out);
+        let t = Instant::now();
+        let built = crate::dist::run(&crate::dist::Args { out: dist_out.clone(), ..Default::default() })?;
+        row.ours.push(t.elapsed().as_secs_f64());
+        let mut total = 0;
+        for p in &built {
+            let len = fs::metadata(p)?.len();
+            total += len;
+            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if (name.ends_with(".deb") || name.ends_with(".rpm")) && len > largest_linux.1 {
+                largest_linux = (name, len);
+            }
+        }
+        row.ours_facts = Facts { bytes: total, installed_kib: 0, files: built.len() };
+        let t = Instant::now();
+        cmd!(sh, "dpkg-deb --root-owner-group -Zxz --build {tree} {reference}").quiet().ignore_stdout().run()?;
+        row.reference.push(t.elapsed().as_secs_f64());
+        row.reference_facts = deb_facts(sh, &reference)?;
+    }
+    let reference_bytes = row.reference_facts.bytes;
+    notes.push(format!(
+        "headline: all artifacts in {:.1} s (median) against {:.1} s for the one unpruned .deb; largest Linux artifact {} at {:.1} MiB against {:.1} MiB: {}",
+        median(&row.ours),
+        median(&row.reference),
+        largest_linux.0,
+        largest_linux.1 as f64 / 1048576.0,
+        reference_bytes as f64 / 1048576.0,
+        if median(&row.ours) < median(&row.reference) && largest_linux.1 < reference_bytes { "met" } else { "not met" }
+    ));
+    Ok(row)
+}
+
+fn deb_facts(sh: &Shell, deb: &Path) -> Result<Facts> {
+    let installed = cmd!(sh, "dpkg-deb -f {deb} Installed-Size").quiet().read()?;
+    let listing = cmd!(sh, "dpkg-deb -c {deb}").quiet().read()?;
+    Ok(Facts {
+        bytes: fs::metadata(deb)?.len(),
+        installed_kib: installed.trim().parse().with_context(|| format!("{}: Installed-Size {installed:?}", deb.display()))?,
+        files: listing.lines().filter(|l| l.starts_with('-')).count(),
+    })
+}
+
+fn rpm_facts(sh: &Shell, rpm: &Path) -> Result<Facts> {
+    let (size_fmt, modes_fmt) = ("%{SIZE}", "[%{FILEMODES:perms}\n]");
+    let size = cmd!(sh, "rpm -qp --nosignature --qf {size_fmt} {rpm}").quiet().read()?;
+    let listing = cmd!(sh, "rpm -qp --nosignature --qf {modes_fmt} {rpm}").quiet().read()?;
+    Ok(Facts {
+        bytes: fs::metadata(rpm)?.len(),
+        installed_kib: size.trim().parse::<u64>().with_context(|| format!("{}: SIZE {size:?}", rpm.display()))? / 1024,
+        files: listing.lines().filter(|l| l.starts_with('-')).count(),
+    })
 }
 
 /// Writes the stage as a directory tree: payload files as hard links, rendered
@@ -148,11 +300,22 @@ fn materialise(stage: &Stage, dir: &Path) -> Result<PathBuf> {
     Ok(dir.to_owned())
 }
 
-/// A spec whose %install hard-links the materialised tree into the build root.
+/// A spec whose %install hard-links the materialised tree into the build root and
+/// whose %files lists every staged entry (the directories the package owns, as ours
+/// does not matter for the timing).
 fn spec_for(m: &Manifest, target: Target, stage: &Stage, tree: &Path) -> String {
     let mut files = String::new();
     for (path, entry) in stage.iter() {
-        let quoted = format!("\"{path}\"");
+        // rpm expands globs and macros in %files: escape them.
+        let escaped: String = path
+            .chars()
+            .flat_map(|c| match c {
+                '%' => vec!['%', '%'],
+                '[' | ']' | '*' | '?' | '{' | '}' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let quoted = format!("\"{escaped}\"");
         match entry.kind {
             Kind::Dir => files.push_str(&format!("%dir {quoted}\n")),
             _ if entry.config => files.push_str(&format!("%config(noreplace) {quoted}\n")),
@@ -183,7 +346,7 @@ fn find_file(dir: &Path, suffix: &str) -> Result<PathBuf> {
             }
         }
     }
-    anyhow::bail!("no {suffix} under {}", dir.display())
+    bail!("no {suffix} under {}", dir.display())
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -196,50 +359,66 @@ fn spread(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min)
 }
 
-fn render(rows: &[Row], facts: &[String]) -> String {
-    let mib = |b: u64| b as f64 / 1048576.0;
-    let mut s = String::from("# Benchmark: our writers against the reference tools, same staged tree\n\n");
-    for f in facts {
-        s.push_str(&format!("- {f}\n"));
+fn mib(b: u64) -> f64 {
+    b as f64 / 1048576.0
+}
+
+fn render(rows: &[Row], notes: &[String]) -> String {
+    let mut s = String::from("# Benchmark: our writers against the reference tools on the same staged tree\n\n");
+    for n in notes {
+        s.push_str(&format!("- {n}\n"));
     }
-    s.push_str("\n| artifact | ours median (spread) s | reference median (spread) s | time ours/ref | ours MiB | reference MiB | size ours/ref |\n|---|---|---|---|---|---|---|\n");
+    s.push_str(
+        "\n| artifact | reference | ours s, median (spread) | reference s | time ours/ref | ours MiB | ref MiB | size ours/ref \
+         | installed MiB ours / ref | files ours / ref |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    );
     for r in rows {
         let (o, rf) = (median(&r.ours), median(&r.reference));
+        let installed = if r.ours_facts.installed_kib > 0 {
+            format!("{:.1} / {:.1}", r.ours_facts.installed_kib as f64 / 1024.0, r.reference_facts.installed_kib as f64 / 1024.0)
+        } else {
+            format!("- / {:.1}", r.reference_facts.installed_kib as f64 / 1024.0)
+        };
         s.push_str(&format!(
-            "| {} | {:.1} ({:.1}) | {:.1} ({:.1}) | {:.2} | {:.1} | {:.1} | {:.2} |\n",
+            "| {} | {} | {o:.1} ({:.1}) | {rf:.1} ({:.1}) | {:.2} | {:.1} | {:.1} | {:.2} | {installed} | {} / {} |\n",
             r.what,
-            o,
+            r.reference_tool,
             spread(&r.ours),
-            rf,
             spread(&r.reference),
             o / rf,
-            mib(r.ours_size),
-            mib(r.reference_size),
-            r.ours_size as f64 / r.reference_size as f64
+            mib(r.ours_facts.bytes),
+            mib(r.reference_facts.bytes),
+            r.ours_facts.bytes as f64 / r.reference_facts.bytes as f64,
+            r.ours_facts.files,
+            r.reference_facts.files,
         ));
     }
     s.push_str(&format!(
-        "\n{} runs each; reference tools: dpkg-deb --build -Zxz, rpmbuild -bb (xzdio payload) over the same tree.\n",
+        "\n{} runs each, ours first in every run. The headline's \"ours\" size is the sum of every artifact and its file count the number of artifacts.\n",
         rows.first().map_or(0, |r| r.ours.len())
     ));
     s
 }
 
-fn json(rows: &[Row], facts: &[String]) -> String {
+fn json(rows: &[Row], notes: &[String]) -> String {
     let list = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", ");
+    let facts = |f: &Facts| format!("{{\"bytes\": {}, \"installed_kib\": {}, \"files\": {}}}", f.bytes, f.installed_kib, f.files);
     let rows: Vec<String> = rows
         .iter()
         .map(|r| {
             format!(
-                "    {{\"artifact\": {:?}, \"ours_s\": [{}], \"reference_s\": [{}], \"ours_bytes\": {}, \"reference_bytes\": {}}}",
+                "    {{\"artifact\": {:?}, \"reference_tool\": {:?}, \"ours_s\": [{}], \"reference_s\": [{}], \"ours_median_s\": {:.3}, \"reference_median_s\": {:.3}, \"ours\": {}, \"reference\": {}}}",
                 r.what,
+                r.reference_tool,
                 list(&r.ours),
                 list(&r.reference),
-                r.ours_size,
-                r.reference_size
+                median(&r.ours),
+                median(&r.reference),
+                facts(&r.ours_facts),
+                facts(&r.reference_facts),
             )
         })
         .collect();
-    let facts: Vec<String> = facts.iter().map(|f| format!("    {f:?}")).collect();
-    format!("{{\n  \"facts\": [\n{}\n  ],\n  \"rows\": [\n{}\n  ]\n}}\n", facts.join(",\n"), rows.join(",\n"))
+    let notes: Vec<String> = notes.iter().map(|n| format!("    {n:?}")).collect();
+    format!("{{\n  \"notes\": [\n{}\n  ],\n  \"rows\": [\n{}\n  ]\n}}\n", notes.join(",\n"), rows.join(",\n"))
 }

@@ -26,6 +26,10 @@ pub fn run(args: &Args) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(crate::root());
     need_tools(&sh, TOOLS)?;
+    // The fixture tests (cargo test) read packages back with these too.
+    need_tools(&sh, crate::rpm_checks::TOOLS)?;
+    need_tools(&sh, crate::pkg_checks::TOOLS)?;
+    need_tools(&sh, &[("gpg", "gnupg"), ("gpgconf", "gnupg")])?;
     let mut report = Report::default();
 
     report.check("cargo fmt --check", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
