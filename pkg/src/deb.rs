@@ -130,7 +130,8 @@ pub fn control(m: &Manifest, target: Target, stage: &Stage) -> String {
 /// and the lintian overrides (each with the reason next to it).
 fn add_docs(m: &Manifest, stage: &mut Stage, templates: &Templates, mtime: u64) -> Result<(), Error> {
     let doc = format!("/usr/share/doc/{}", m.package.name);
-    stage.add_bytes(&format!("{doc}/copyright"), copyright(m), 0o644)?;
+    let packages = crate::licences::npm_packages(stage, &linux::Paths::new(m).app)?;
+    stage.add_bytes(&format!("{doc}/copyright"), copyright(m, &crate::licences::listing(&packages)), 0o644)?;
     let changelog = format!(
         "{name} ({version}) unstable; urgency=medium\n\n  * Package {name} {upstream} from the npm registry as an isolated system\n    service with a bundled Node.js {node} runtime.\n\n -- {maintainer}  {date}\n",
         name = m.package.name,
@@ -145,8 +146,9 @@ fn add_docs(m: &Manifest, stage: &mut Stage, templates: &Templates, mtime: u64) 
     stage.add_bytes(&format!("/usr/share/lintian/overrides/{}", m.package.name), overrides, 0o644)
 }
 
-/// A machine-readable (DEP-5) copyright file.
-pub fn copyright(m: &Manifest) -> String {
+/// A machine-readable (DEP-5) copyright file; `npm` lists the bundled npm
+/// packages with their licences (see [`crate::licences::listing`]).
+pub fn copyright(m: &Manifest, npm: &[String]) -> String {
     let paths = linux::Paths::new(m);
     let rel = |p: &str| p.trim_start_matches('/').to_owned();
     let node_dir = rel(paths.node_license.trim_end_matches("/LICENSE"));
@@ -169,7 +171,11 @@ pub fn copyright(m: &Manifest) -> String {
          Copyright: the authors of each npm package\n\
          License: npm-packages\n \
          The gateway's npm dependencies are installed unmodified, each with the\n \
-         licence file it was published with, under /{app}/node_modules/<package>/.\n\
+         licence file it was published with, under /{app}/<directory>/. Each\n \
+         package's directory, name, version, the licence its package.json declares\n \
+         and its licence files:\n \
+         .\n\
+         {npm}\
          \n\
          License: {license}\n{license_text}",
         name = m.package.name,
@@ -177,6 +183,7 @@ pub fn copyright(m: &Manifest) -> String {
         license = m.package.license,
         app = rel(&paths.app),
         license_text = MIT_TEXT,
+        npm = npm.iter().map(|l| format!(" {l}\n")).collect::<String>(),
     )
 }
 

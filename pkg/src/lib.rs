@@ -5,12 +5,14 @@
 //! - [`stage`]: the staged tree (what goes where, with which mode), metadata only;
 //! - [`template`]: `@NAME@` substitution for the plain service and script files;
 //! - [`linux`]: what a Linux package installs, shared by the deb and rpm writers;
-//! - [`deb`]: the .deb writer.
+//! - [`licences`]: the bundled npm packages' licences, for the copyright data;
+//! - [`deb`], [`rpm`], [`macos`]: the writers.
 //!
 //! Writers are functions of (manifest, stage) to bytes: no network, no root, no
 //! knowledge of where the payload came from.
 
 pub mod deb;
+pub mod licences;
 pub mod linux;
 pub mod macos;
 pub mod manifest;

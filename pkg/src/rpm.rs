@@ -108,7 +108,8 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
     let paths = linux::Paths::new(m);
     let mut stage = stage.clone();
     let licence = format!("{}/LICENSE", licence_dir(m));
-    stage.add_bytes(&licence, licence_text(m), 0o644)?;
+    let packages = crate::licences::npm_packages(&stage, &paths.app)?;
+    stage.add_bytes(&licence, licence_text(m, &crate::licences::listing(&packages)), 0o644)?;
 
     let compression = compression(m);
     let config = BuildConfig::v4().compression(CompressionWithLevel::None).source_date(mtime);
@@ -356,20 +357,23 @@ pub fn sysusers_provides(text: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
-fn licence_text(m: &Manifest) -> String {
+fn licence_text(m: &Manifest, npm: &[String]) -> String {
     let paths = linux::Paths::new(m);
     format!(
         "{name}: Copyright (c) {copyright}\n\n\
          The bundled Node.js runtime is under its own licence, in {node_licence};\n\
          each npm package under {app}/node_modules carries the licence it was\n\
          published with.\n\n\
-         {license} License\n\n{text}",
+         {license} License\n\n{text}\n\
+         Bundled npm packages: directory under {app}, name, version, the licence\n\
+         its package.json declares, and its licence files:\n\n{npm}",
         name = m.package.name,
         copyright = m.package.copyright,
         node_licence = paths.node_license,
         app = paths.app,
         license = m.package.license,
         text = MIT_TEXT,
+        npm = npm.iter().map(|l| format!("{l}\n")).collect::<String>(),
     )
 }
 

@@ -194,7 +194,7 @@ impl Stage {
             }
             match entry.kind {
                 Kind::Dir => !rules.dirs.iter().any(|x| x == name),
-                _ if is_licence(name) => true,
+                _ if crate::licences::is_licence_file(name) => true,
                 _ => !(rules.names.iter().any(|x| x == name) || rules.suffixes.iter().any(|x| name.ends_with(x.as_str()))),
             }
         });
@@ -224,11 +224,6 @@ impl Stage {
         self.entries.insert(path.to_owned(), entry);
         Ok(())
     }
-}
-
-fn is_licence(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["LICENSE", "LICENCE", "COPYING", "NOTICE"].iter().any(|l| upper.starts_with(l))
 }
 
 /// An install path must be absolute and normalised: nothing in it may point

@@ -26,6 +26,8 @@ fn fixture(dir: &Path) -> Payload {
     fs::write(app.join("node_modules/clawdbot/dist/entry.js"), "#!/usr/bin/env node\nconsole.log('hi')\n").unwrap();
     fs::set_permissions(app.join("node_modules/clawdbot/dist/entry.js"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(app.join("node_modules/clawdbot/.npmignore"), "test/\n").unwrap();
+    fs::write(app.join("node_modules/clawdbot/package.json"), r#"{"name":"clawdbot","version":"2026.1.24-3","license":"MIT"}"#).unwrap();
+    fs::write(app.join("node_modules/clawdbot/LICENSE"), "MIT\n").unwrap();
     symlink("../clawdbot/dist/entry.js", app.join("node_modules/.bin/clawdbot")).unwrap();
     let node = dir.join("node");
     fs::create_dir_all(node.join("bin")).unwrap();
@@ -93,6 +95,12 @@ fn dpkg_deb_reads_back_every_file_with_owner_and_mode() {
     assert!(!listing.contains(".npmignore"), "pruned file shipped");
     assert!(!listing.contains("var/lib"), "state dir must not be shipped");
 
+    // The bundled npm packages' licences are collected into the copyright file.
+    let tree = dir.path().join("tree");
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree));
+    let copyright = fs::read_to_string(tree.join("usr/share/doc/clawdbot/copyright")).unwrap();
+    assert!(copyright.contains("\n node_modules/clawdbot clawdbot@2026.1.24-3: MIT (LICENSE)\n"), "{copyright}");
+
     let ctrl = dir.path().join("ctrl");
     run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&ctrl));
     assert_eq!(fs::read_to_string(ctrl.join("conffiles")).unwrap(), "/etc/clawdbot/gateway.env\n");
@@ -101,8 +109,6 @@ fn dpkg_deb_reads_back_every_file_with_owner_and_mode() {
     assert_eq!(md5sums.lines().count(), files);
     assert!(md5sums.contains("  usr/lib/clawdbot/app/package.json\n"), "{md5sums}");
     // md5sums as md5sum itself computes them from the unpacked tree.
-    let tree = dir.path().join("tree");
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree));
     run(Command::new("md5sum").arg("--check").arg("--quiet").arg(ctrl.join("md5sums")).current_dir(&tree));
     for s in ["postinst", "prerm", "postrm"] {
         assert_eq!(fs::metadata(ctrl.join(s)).unwrap().permissions().mode() & 0o777, 0o755, "{s}");

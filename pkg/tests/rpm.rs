@@ -59,6 +59,8 @@ fn fixture() -> Fixture {
     let entry = app.join("node_modules/clawdbot/dist/entry.js");
     fs::write(&entry, "#!/usr/bin/env node\nconsole.log('gateway');\n").unwrap();
     fs::set_permissions(&entry, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(app.join("node_modules/clawdbot/package.json"), r#"{"name":"clawdbot","version":"2026.1.24-3","license":"MIT"}"#).unwrap();
+    fs::write(app.join("node_modules/clawdbot/LICENSE.md"), "MIT\n").unwrap();
     symlink("../clawdbot/dist/entry.js", app.join("node_modules/.bin/clawdbot")).unwrap();
     fs::copy("/usr/bin/true", node.join("bin/node")).unwrap();
     fs::write(node.join("LICENSE"), "Node.js is licensed for use as follows: MIT\n").unwrap();
@@ -164,6 +166,18 @@ fn rpm_reads_back_name_files_owners_modes_and_config_flags() {
         .unwrap();
     assert!(got.status.success(), "rpm2cpio | cpio failed: {}", String::from_utf8_lossy(&got.stderr));
     assert_eq!(&got.stdout, want, "{setup} differs after rpm2cpio");
+
+    // The bundled npm packages' licences are collected into the %license file.
+    let licence = "/usr/share/licenses/clawdbot/LICENSE";
+    let got = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {} \"$1\" | {} -i --quiet --to-stdout \".{licence}\"", rpm2cpio.display(), cpio.display()))
+        .arg("sh")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&got.stdout);
+    assert!(text.contains("\nnode_modules/clawdbot clawdbot@2026.1.24-3: MIT (LICENSE.md)\n"), "{text}");
 }
 
 #[test]

@@ -88,17 +88,23 @@ pub fn run(args: &Args) -> Result<()> {
         let _ = fs::remove_dir_all(&out);
         fs::create_dir_all(&out)?;
         rows.push(deb_row(&sh, &manifest, target, &deb_stage, &templates, &opts, &bench, &out, args.runs)?);
+        save(&bench, &rows, &notes)?;
         rows.push(rpm_row(&sh, &manifest, target, &rpm_stage, &templates, &opts, &bench, &out, args.runs)?);
+        save(&bench, &rows, &notes)?;
     }
     if !args.no_headline {
         rows.push(headline(&sh, &manifest, &templates, &bench, args.runs, &mut notes)?);
     }
-
-    let report = render(&rows, &notes);
-    print!("{report}");
-    fs::write(bench.join("report.md"), &report)?;
-    fs::write(bench.join("report.json"), json(&rows, &notes))?;
+    save(&bench, &rows, &notes)?;
+    print!("{}", render(&rows, &notes));
     eprintln!("wrote {} and report.json", bench.join("report.md").display());
+    Ok(())
+}
+
+/// Writes the report of the rows so far, so that a later failure keeps them.
+fn save(bench: &Path, rows: &[Row], notes: &[String]) -> Result<()> {
+    fs::write(bench.join("report.md"), render(rows, notes))?;
+    fs::write(bench.join("report.json"), json(rows, notes))?;
     Ok(())
 }
 
@@ -158,7 +164,7 @@ fn rpm_row(
     let c = pkg::rpm::compression(m);
     let tree = materialise(stage, &bench.join(format!("root-rpm-{target}")))?;
     let spec = bench.join(format!("reference-{target}.spec"));
-    fs::write(&spec, spec_for(m, target, stage, &tree))?;
+    fs::write(&spec, spec_for(m, stage, &tree))?;
     let topdir = bench.join(format!("rpmbuild-{target}"));
     // rpm's own names for the same settings: threads, and zstd's window.
     let io = match c.format {
@@ -187,6 +193,7 @@ fn rpm_row(
         let built = cmd!(sh, "rpmbuild -bb --quiet --target {arch} --define {payload_define} --define {topdir_define} --define {no_build_ids} --define {no_post} --define {epoch} --nodeps {spec}")
             .quiet()
             .ignore_stdout()
+            .ignore_status()
             .output();
         row.reference.push(t.elapsed().as_secs_f64());
         match built {
@@ -302,8 +309,9 @@ fn materialise(stage: &Stage, dir: &Path) -> Result<PathBuf> {
 
 /// A spec whose %install hard-links the materialised tree into the build root and
 /// whose %files lists every staged entry (the directories the package owns, as ours
-/// does not matter for the timing).
-fn spec_for(m: &Manifest, target: Target, stage: &Stage, tree: &Path) -> String {
+/// does not matter for the timing). No `BuildArch`: `--target` sets the
+/// architecture, and rpmbuild refuses a foreign `BuildArch`.
+fn spec_for(m: &Manifest, stage: &Stage, tree: &Path) -> String {
     let mut files = String::new();
     for (path, entry) in stage.iter() {
         // rpm expands globs and macros in %files: escape them.
@@ -323,13 +331,12 @@ fn spec_for(m: &Manifest, target: Target, stage: &Stage, tree: &Path) -> String 
         }
     }
     format!(
-        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {summary}\nLicense: {license}\nBuildArch: {arch}\nAutoReqProv: no\n\n%description\n{summary}\n\n%install\nmkdir -p %{{buildroot}}\ncp -al {tree}/. %{{buildroot}}/\n\n%files\n%defattr(-,root,root,-)\n{files}",
+        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {summary}\nLicense: {license}\nAutoReqProv: no\n\n%description\n{summary}\n\n%install\nmkdir -p %{{buildroot}}\ncp -al {tree}/. %{{buildroot}}/\n\n%files\n%defattr(-,root,root,-)\n{files}",
         name = m.package.name,
         version = pkg::rpm::version(m),
         release = m.package.revision,
         summary = m.package.summary,
         license = m.package.license,
-        arch = target.rpm_arch(),
         tree = tree.display(),
     )
 }
