@@ -25,8 +25,9 @@ check "group $SVC_USER exists with a system gid" system_id "$(group_field "$SVC_
 check "user $SVC_USER has no login shell" expect /usr/sbin/nologin passwd_field "$SVC_USER" 7
 check "$UNIT is enabled" expect enabled systemctl is-enabled "$UNIT"
 check "$UNIT is active" wait_until "$START_LIMIT" is_active || abort
-check "the gateway answers HTTP 200 on $URL" wait_until "$HTTP_LIMIT" http_ok &&
+check "the gateway answers HTTP 200 on $URL" start_to_http rpm_first_start_to_http200_s &&
     metric rpm_install_to_http200_s "$(seconds_since "$t0")"
+check "the first start used the transpile cache shipped in the package" seeded_cache
 check "its main process has started node" wait_until "$START_LIMIT" main_runs_node || abort
 check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "the state dir is 0700 $SVC_USER:$SVC_USER" expect "700 $SVC_USER $SVC_USER" stat -c '%a %U %G' "$STATE_DIR"
@@ -50,7 +51,7 @@ check "rpm -U --nodeps $(basename "$(rpm_file next)")" rpm_logged -U next || abo
 check "rpm lists $PKG $(rpm_file_version next) as installed" expect "$(rpm_file_version next)" rpm_installed_version
 check "only one version of $PKG is installed" expect 1 rpm_count
 check "the service was restarted: a new main PID (was $old_pid)" wait_until "$START_LIMIT" new_main_pid "$old_pid"
-check "the gateway answers HTTP 200 after the upgrade" wait_until "$HTTP_LIMIT" http_ok &&
+check "the gateway answers HTTP 200 after the upgrade" start_to_http rpm_upgrade_start_to_http200_s &&
     metric rpm_upgrade_to_http200_s "$(seconds_since "$t0")"
 check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "the config is byte-identical" expect "$old_config" sha "$CONFIG"

@@ -20,7 +20,7 @@ t0=$(now_ms)
 check "apt-get install ./clawdbot_*.deb of the higher version upgrades" install_pkg next || abort
 check "dpkg has the higher version $(pkg_version next)" expect "$(pkg_version next)" installed_version
 check "the service was restarted: a new main PID (was $old_pid)" wait_until "$START_LIMIT" new_main_pid "$old_pid"
-check "the gateway answers HTTP 200 after the upgrade" wait_until "$HTTP_LIMIT" http_ok &&
+check "the gateway answers HTTP 200 after the upgrade" start_to_http upgrade_start_to_http200_s &&
     metric upgrade_to_http200_s "$(seconds_since "$t0")"
 check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "the config is unchanged" expect "$old_config" sha "$CONFIG"
