@@ -82,6 +82,16 @@ fn build(f: &Fixture, out: &Path, signer: Option<&pkg::rpm::Signer>) -> PathBuf 
     pkg::rpm::write(&f.manifest, Target::LinuxX64, &f.stage, &f.templates, &opts(), out, signer).unwrap()
 }
 
+/// One file of the payload as rpm's own rpm2cpio unpacks it (which fails when it
+/// unpacks another size than the signature header states).
+fn unpack(file: &Path, path: &str) -> Vec<u8> {
+    let (rpm2cpio, cpio) = (tool("rpm2cpio"), tool("cpio"));
+    let script = format!("set -o pipefail; {} \"$1\" | {} -i --quiet --to-stdout \".{path}\"", rpm2cpio.display(), cpio.display());
+    let got = Command::new("bash").arg("-c").arg(script).arg("sh").arg(file).output().unwrap();
+    assert!(got.status.success(), "rpm2cpio | cpio failed: {}", String::from_utf8_lossy(&got.stderr));
+    got.stdout
+}
+
 fn rpm_query(file: &Path, args: &[&str]) -> String {
     stdout(Command::new(tool("rpm")).arg("-qp").args(args).arg(file).env("LC_ALL", "C"))
 }
@@ -156,27 +166,10 @@ fn rpm_reads_back_name_files_owners_modes_and_config_flags() {
     let Some(pkg::stage::Entry { kind: pkg::stage::Kind::File(pkg::stage::Source::Bytes(want)), .. }) = f.stage.get(setup) else {
         panic!("{setup} not staged")
     };
-    let (rpm2cpio, cpio) = (tool("rpm2cpio"), tool("cpio"));
-    let got = Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -o pipefail; {} \"$1\" | {} -i --quiet --to-stdout \".{setup}\"", rpm2cpio.display(), cpio.display()))
-        .arg("sh")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(got.status.success(), "rpm2cpio | cpio failed: {}", String::from_utf8_lossy(&got.stderr));
-    assert_eq!(&got.stdout, want, "{setup} differs after rpm2cpio");
+    assert_eq!(&unpack(&file, setup), want, "{setup} differs after rpm2cpio");
 
     // The bundled npm packages' licences are collected into the %license file.
-    let licence = "/usr/share/licenses/clawdbot/LICENSE";
-    let got = Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -o pipefail; {} \"$1\" | {} -i --quiet --to-stdout \".{licence}\"", rpm2cpio.display(), cpio.display()))
-        .arg("sh")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&got.stdout);
+    let text = String::from_utf8(unpack(&file, "/usr/share/licenses/clawdbot/LICENSE")).unwrap();
     assert!(text.contains("\nnode_modules/clawdbot clawdbot@2026.1.24-3: MIT (LICENSE.md)\n"), "{text}");
 }
 

@@ -52,6 +52,12 @@ struct Row {
     reference_facts: Facts,
 }
 
+impl Row {
+    fn new(what: String, reference_tool: String) -> Row {
+        Row { what, reference_tool, ours: vec![], reference: vec![], ours_facts: Facts::default(), reference_facts: Facts::default() }
+    }
+}
+
 pub fn run(args: &Args) -> Result<()> {
     if args.runs == 0 {
         bail!("--runs must be 1 or more");
@@ -73,7 +79,7 @@ pub fn run(args: &Args) -> Result<()> {
     let mut notes = vec![format!("machine: {} cores; {}", opts.threads, cmd!(sh, "uname -srm").quiet().read().unwrap_or_default().trim().to_owned())];
     for &target in &targets {
         let t = Instant::now();
-        let payload = crate::fetch::payload(&sh, &manifest, target)?;
+        let payload = crate::fetch::payload(&sh, &manifest, target, true)?;
         let fetched = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let deb_stage = linux::stage(&manifest, Flavor::Deb, &payload, &templates)?;
@@ -127,14 +133,7 @@ fn deb_row(
     fs::write(debian.join("control"), pkg::deb::control(m, target, stage))?;
     let level = format!("-z{}", c.level);
     let reference = out.join("reference.deb");
-    let mut row = Row {
-        what: format!("{target} .deb ({c})"),
-        reference_tool: format!("dpkg-deb --build -Zxz {level}"),
-        ours: vec![],
-        reference: vec![],
-        ours_facts: Facts::default(),
-        reference_facts: Facts::default(),
-    };
+    let mut row = Row::new(format!("{target} .deb ({c})"), format!("dpkg-deb --build -Zxz {level}"));
     for run in 1..=runs {
         eprintln!("==> {target} .deb, run {run}/{runs}: ours, then dpkg-deb");
         let t = Instant::now();
@@ -175,14 +174,7 @@ fn rpm_row(
     let topdir_define = format!("_topdir {}", topdir.display());
     let arch = target.rpm_arch();
     let (no_build_ids, no_post, epoch) = ("_build_id_links none", "__os_install_post %{nil}", "_source_date_epoch 1700000000");
-    let mut row = Row {
-        what: format!("{target} .rpm ({c})"),
-        reference_tool: format!("rpmbuild -bb, payload {io}"),
-        ours: vec![],
-        reference: vec![],
-        ours_facts: Facts::default(),
-        reference_facts: Facts::default(),
-    };
+    let mut row = Row::new(format!("{target} .rpm ({c})"), format!("rpmbuild -bb, payload {io}"));
     for run in 1..=runs {
         eprintln!("==> {target} .rpm, run {run}/{runs}: ours, then rpmbuild");
         let t = Instant::now();
@@ -211,7 +203,7 @@ fn rpm_row(
 /// against `dpkg-deb -Zxz` (its default level) on the unpruned linux-x64 tree.
 fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs: usize, notes: &mut Vec<String>) -> Result<Row> {
     let target = Target::LinuxX64;
-    let payload = crate::fetch::payload(sh, m, target)?;
+    let payload = crate::fetch::payload(sh, m, target, true)?;
     let mut unpruned = m.clone();
     unpruned.payload.prune = Default::default();
     let stage = linux::stage(&unpruned, Flavor::Deb, &payload, templates)?;
@@ -220,14 +212,10 @@ fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs:
     fs::write(tree.join("DEBIAN/control"), pkg::deb::control(&unpruned, target, &stage))?;
     let reference = bench.join("reference-unpruned.deb");
     let dist_out = bench.join("dist");
-    let mut row = Row {
-        what: "all artifacts at once (cargo xtask dist) vs. one unpruned linux-x64 .deb".to_owned(),
-        reference_tool: "dpkg-deb --build -Zxz (default level 6), unpruned tree".to_owned(),
-        ours: vec![],
-        reference: vec![],
-        ours_facts: Facts::default(),
-        reference_facts: Facts::default(),
-    };
+    let mut row = Row::new(
+        "all artifacts at once (cargo xtask dist) vs. one unpruned linux-x64 .deb".to_owned(),
+        "dpkg-deb --build -Zxz (default level 6), unpruned tree".to_owned(),
+    );
     let mut largest_linux = (String::new(), 0);
     for run in 1..=runs {
         eprintln!("==> headline, run {run}/{runs}: cargo xtask dist, then dpkg-deb on the unpruned tree");

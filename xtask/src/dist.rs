@@ -30,6 +30,11 @@ pub struct Args {
     /// $CLAWDBOT_RPM_SIGNING_KEY; unsigned when neither is given).
     #[arg(long)]
     pub rpm_signing_key: Option<PathBuf>,
+    /// Build the Linux packages without the gateway's transpile cache (whose build
+    /// runs the gateway once in user, mount and network namespaces): the first
+    /// start after installation then transpiles for about half a minute.
+    #[arg(long)]
+    pub no_transpile_cache: bool,
 }
 
 impl Default for Args {
@@ -60,7 +65,10 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     let sh = Shell::new()?;
     let mut work = Vec::new();
     for (target, formats) in jobs {
-        let payload = crate::fetch::payload(&sh, &manifest, target)?;
+        let payload = crate::fetch::payload(&sh, &manifest, target, !args.no_transpile_cache)?;
+        if args.no_transpile_cache && target.is_linux() {
+            eprintln!("    {target}: no transpile cache (--no-transpile-cache): the first start will transpile");
+        }
         work.extend(formats.into_iter().map(|f| (target, f, payload.clone())));
     }
 

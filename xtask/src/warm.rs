@@ -69,7 +69,10 @@ pub fn transpile_cache(sh: &Shell, manifest: &Manifest) -> Result<PathBuf> {
         let entry = &manifest.payload.entry;
         let run = cmd!(sh, "unshare --user --map-root-user --mount --net --fork sh {script} {node_bin} {app} {installed} {entry} {port} {tmp}").run();
         let _ = fs::remove_file(&script);
-        run.context("building the transpile cache (this needs user and mount namespaces: `unshare --user --map-root-user --mount` must work)")?;
+        run.context(
+            "building the transpile cache failed; it needs user, mount and network namespaces (`unshare --user --map-root-user --mount --net` must work). \
+             `cargo xtask dist --no-transpile-cache` builds without it",
+        )?;
         let mut names: Vec<_> = fs::read_dir(&tmp)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
         names.sort();
         let mut h = sha2::Sha256::new();
