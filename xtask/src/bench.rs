@@ -35,6 +35,17 @@ pub struct Args {
     pub no_headline: bool,
 }
 
+/// What every measurement uses.
+#[derive(Clone, Copy)]
+struct Cx<'a> {
+    sh: &'a Shell,
+    m: &'a Manifest,
+    templates: &'a Templates,
+    opts: &'a BuildOptions,
+    bench: &'a Path,
+    runs: usize,
+}
+
 /// What one package reader says about a package.
 #[derive(Default, Clone)]
 struct Facts {
@@ -93,9 +104,10 @@ pub fn run(args: &Args) -> Result<()> {
         let out = bench.join(format!("out-{target}"));
         let _ = fs::remove_dir_all(&out);
         fs::create_dir_all(&out)?;
-        rows.push(deb_row(&sh, &manifest, target, &deb_stage, &templates, &opts, &bench, &out, args.runs)?);
+        let cx = Cx { sh: &sh, m: &manifest, templates: &templates, opts: &opts, bench: &bench, runs: args.runs };
+        rows.push(deb_row(&cx, target, &deb_stage, &out)?);
         save(&bench, &rows, &notes)?;
-        rows.push(rpm_row(&sh, &manifest, target, &rpm_stage, &templates, &opts, &bench, &out, args.runs)?);
+        rows.push(rpm_row(&cx, target, &rpm_stage, &out)?);
         save(&bench, &rows, &notes)?;
     }
     if !args.no_headline {
@@ -114,18 +126,8 @@ fn save(bench: &Path, rows: &[Row], notes: &[String]) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn deb_row(
-    sh: &Shell,
-    m: &Manifest,
-    target: Target,
-    stage: &Stage,
-    templates: &Templates,
-    opts: &BuildOptions,
-    bench: &Path,
-    out: &Path,
-    runs: usize,
-) -> Result<Row> {
+fn deb_row(cx: &Cx, target: Target, stage: &Stage, out: &Path) -> Result<Row> {
+    let Cx { sh, m, templates, opts, bench, runs } = *cx;
     let c = m.deb.compression;
     let tree = materialise(stage, &bench.join(format!("root-deb-{target}")))?;
     let debian = tree.join("DEBIAN");
@@ -148,18 +150,8 @@ fn deb_row(
     Ok(row)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn rpm_row(
-    sh: &Shell,
-    m: &Manifest,
-    target: Target,
-    stage: &Stage,
-    templates: &Templates,
-    opts: &BuildOptions,
-    bench: &Path,
-    out: &Path,
-    runs: usize,
-) -> Result<Row> {
+fn rpm_row(cx: &Cx, target: Target, stage: &Stage, out: &Path) -> Result<Row> {
+    let Cx { sh, m, templates, opts, bench, runs } = *cx;
     let c = pkg::rpm::compression(m);
     let tree = materialise(stage, &bench.join(format!("root-rpm-{target}")))?;
     let spec = bench.join(format!("reference-{target}.spec"));
