@@ -13,12 +13,18 @@ seed='@SEED_DIR@'
 jiti='@CACHE_DIR@/jiti'
 stamp='@SEED_STAMP@'
 
+# Only the shell and coreutils: minimal RPM systems may lack diffutils and findutils.
 [ -f "$seed/$stamp" ] || exit 0
-if cmp -s "$seed/$stamp" "$jiti/$stamp"; then
+if [ -f "$jiti/$stamp" ] && [ "$(cat "$seed/$stamp")" = "$(cat "$jiti/$stamp")" ]; then
     exit 0
 fi
 rm -f "$jiti/$stamp"
 mkdir -p "$jiti"
 # The stamp goes last, so an interrupted copy is done again at the next start.
-find "$seed" -maxdepth 1 -type f ! -name "$stamp" -exec cp -t "$jiti" {} +
-cp "$seed/$stamp" "$jiti/$stamp"
+for entry in "$seed"/*; do
+    [ "${entry##*/}" = "$stamp" ] || set -- "$@" "$entry"
+done
+if [ "$#" -gt 0 ]; then
+    cp -- "$@" "$jiti/"
+fi
+cp -- "$seed/$stamp" "$jiti/$stamp"
