@@ -199,22 +199,26 @@ struct Packages {
     rpm: Option<(PathBuf, PathBuf)>,
 }
 
+/// The package under test and the one of a higher packaging revision: the files
+/// given on the command line, or else built from this checkout.
+fn pair(given: &Option<PathBuf>, given_upgrade: &Option<PathBuf>, format: Format) -> Result<(PathBuf, PathBuf)> {
+    let root = crate::root();
+    let pick = |given: &Option<PathBuf>, name: &str, bump: u32, what: &str| -> Result<PathBuf> {
+        let path = match given {
+            Some(p) => root.join(p),
+            None => crate::step(&format!("the .{format} of {what}"), || build_cached(&root, name, bump, format))?,
+        };
+        if !path.is_file() {
+            bail!("no package at {}", path.display());
+        }
+        Ok(path)
+    };
+    Ok((pick(given, "current", 0, "this checkout")?, pick(given_upgrade, "next", 1, "a higher packaging revision (for the upgrade)")?))
+}
+
 /// The packages, each pair checked to compare as lower and higher version.
 fn packages(sh: &Shell, args: &Args, with_rpm: bool) -> Result<Packages> {
-    let root = crate::root();
-    let deb = match &args.deb {
-        Some(p) => root.join(p),
-        None => crate::step("the .deb of this checkout", || build_cached(&root, "current", 0, Format::Deb))?,
-    };
-    let upgrade_deb = match &args.upgrade_deb {
-        Some(p) => root.join(p),
-        None => crate::step("the .deb of a higher packaging revision (for the upgrade)", || build_cached(&root, "next", 1, Format::Deb))?,
-    };
-    for p in [&deb, &upgrade_deb] {
-        if !p.is_file() {
-            bail!("no package at {}", p.display());
-        }
-    }
+    let (deb, upgrade_deb) = pair(&args.deb, &args.upgrade_deb, Format::Deb)?;
     let (a, b) = (deb_field(sh, &deb, "Version")?, deb_field(sh, &upgrade_deb, "Version")?);
     if cmd!(sh, "dpkg --compare-versions {a} lt {b}").quiet().run().is_err() {
         bail!("the upgrade package ({b}) is not of a higher version than the package under test ({a})");
@@ -222,19 +226,7 @@ fn packages(sh: &Shell, args: &Args, with_rpm: bool) -> Result<Packages> {
     if !with_rpm {
         return Ok(Packages { deb, upgrade_deb, rpm: None });
     }
-    let rpm = match &args.rpm {
-        Some(p) => root.join(p),
-        None => crate::step("the .rpm of this checkout", || build_cached(&root, "current", 0, Format::Rpm))?,
-    };
-    let upgrade_rpm = match &args.upgrade_rpm {
-        Some(p) => root.join(p),
-        None => crate::step("the .rpm of a higher packaging revision (for the upgrade)", || build_cached(&root, "next", 1, Format::Rpm))?,
-    };
-    for p in [&rpm, &upgrade_rpm] {
-        if !p.is_file() {
-            bail!("no package at {}", p.display());
-        }
-    }
+    let (rpm, upgrade_rpm) = pair(&args.rpm, &args.upgrade_rpm, Format::Rpm)?;
     let (a, b) = (rpm_evr(sh, &rpm)?, rpm_evr(sh, &upgrade_rpm)?);
     let lua = format!("%{{lua: print(rpm.vercmp('{a}', '{b}'))}}");
     if cmd!(sh, "rpm --eval {lua}").quiet().read()?.trim() != "-1" {
