@@ -1,19 +1,19 @@
 #!/bin/sh
 # Prepares the state of the clawdbot gateway: its state and cache directories
-# (mode 0700, owned by @USER@) and, only if there is none yet, a first
-# configuration with a random access token.
+# (mode 0700, owned by @USER@). The first configuration and its token are not
+# written here: the service writes them itself, as @USER@ inside its sandbox,
+# before its first start (@FIRST_CONFIG@).
 #
 # Run as root by the package's install scripts after the user exists. Safe to
-# run again at any time: it never replaces or loosens anything that exists, and
-# every write inside the state directory is done as @USER@, so a link that the
-# service user planted there cannot redirect a write of root's.
+# run again at any time: it never replaces or loosens anything that exists and
+# runs nothing as the service user, so nothing of the service user's ever gets
+# the installer's terminal or session.
 set -eu
 
 user='@USER@'
 group='@GROUP@'
 state='@STATE_DIR@'
 cache='@CACHE_DIR@'
-config="$state/clawdbot.json"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "clawdbot-setup: must be run as root" >&2
@@ -37,29 +37,3 @@ if command -v systemd-tmpfiles >/dev/null 2>&1; then
 else
     install -d -m 0700 -o "$user" -g "$group" "$state" "$cache"
 fi
-
-as_user() {
-    setpriv --reuid="$user" --regid="$group" --init-groups --no-new-privs -- "$@"
-}
-
-if as_user test -e "$config" || as_user test -L "$config"; then
-    exit 0
-fi
-
-token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
-# The token goes through standard input, never on a command line; "$1" is
-# expanded by the inner shell.
-# shellcheck disable=SC2016
-as_user sh -c 'umask 077 && set -C && cat > "$1"' sh "$config" <<JSON
-{
-  "gateway": {
-    "mode": "local",
-    "port": @PORT@,
-    "bind": "loopback",
-    "auth": { "mode": "token", "token": "$token" }
-  },
-  "agents": { "defaults": { "workspace": "$state/workspace" } },
-  "logging": { "file": "$state/logs/gateway.log" }
-}
-JSON
-echo "clawdbot-setup: wrote $config with a new gateway token"

@@ -81,7 +81,7 @@ fn control_tar(m: &Manifest, target: Target, stage: &Stage, templates: &Template
     if !conffiles.is_empty() {
         files.push(("conffiles", conffiles.into_bytes(), 0o644));
     }
-    for script in ["postinst", "prerm", "postrm"] {
+    for script in ["preinst", "postinst", "prerm", "postrm"] {
         files.push((script, templates.render(&format!("debian/{script}"), &vars)?.into_bytes(), 0o755));
     }
     files.sort_by(|a, b| a.0.cmp(b.0));

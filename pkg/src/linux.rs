@@ -20,6 +20,9 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/gateway.env",
     "systemd/clawdbot-setup.sh",
     "systemd/clawdbot-seed-cache.sh",
+    "systemd/clawdbot-first-config.sh",
+    "systemd/account-check.sh",
+    "debian/preinst",
     "systemd/clawdbot.sh",
     "systemd/clawdbot.1",
     "debian/postinst",
@@ -76,6 +79,8 @@ pub struct Paths {
     pub entry: String,
     pub setup: String,
     pub seed: String,
+    pub first_config: String,
+    pub words: String,
     pub seed_dir: String,
     pub sysusers: String,
     pub tmpfiles: String,
@@ -93,6 +98,8 @@ impl Paths {
             entry: format!("{prefix}/app/{}", m.payload.entry),
             setup: format!("{prefix}/libexec/{name}-setup"),
             seed: format!("{prefix}/libexec/{name}-seed-cache"),
+            first_config: format!("{prefix}/libexec/{name}-first-config"),
+            words: format!("{prefix}/libexec/{name}-words.sh"),
             seed_dir: format!("{prefix}/cache/jiti"),
             sysusers: format!("/usr/lib/sysusers.d/{name}.conf"),
             tmpfiles: format!("/usr/lib/tmpfiles.d/{name}.conf"),
@@ -126,6 +133,12 @@ pub fn vars(m: &Manifest) -> Vars {
         ("ENTRY", p.entry.clone()),
         ("SETUP", p.setup.clone()),
         ("SEED", p.seed.clone()),
+        ("FIRST_CONFIG", p.first_config.clone()),
+        ("WORDS", p.words.clone()),
+        ("MEMORY_MAX", l.limits.memory_max.clone()),
+        ("TASKS_MAX", l.limits.tasks_max.to_string()),
+        ("FILES_MAX", l.limits.files_max.to_string()),
+        ("LOG_MAX", l.limits.log_max.clone()),
         ("SEED_DIR", p.seed_dir.clone()),
         ("SEED_STAMP", SEED_STAMP.to_owned()),
         ("SYSUSERS_NAME", file_name(&p.sysusers)),
@@ -152,6 +165,8 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
 
     s.add_bytes(&p.setup, render("systemd/clawdbot-setup.sh")?, 0o755)?;
     s.add_bytes(&p.seed, render("systemd/clawdbot-seed-cache.sh")?, 0o755)?;
+    s.add_bytes(&p.first_config, render("systemd/clawdbot-first-config.sh")?, 0o755)?;
+    s.add_bytes(&p.words, render("admin/clawdbot-words.sh")?, 0o644)?;
     if let Some(jiti) = &payload.jiti {
         if !jiti.join(SEED_STAMP).is_file() {
             return Err(Error::Stage(format!("the transpile cache in {} has no {SEED_STAMP} file", jiti.display())));

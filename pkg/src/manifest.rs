@@ -132,6 +132,22 @@ pub struct Linux {
     pub state_dir: String,
     pub cache_dir: String,
     pub config_dir: String,
+    pub limits: Limits,
+}
+
+/// Ceilings of the gateway's unit (and of the admin command's transient units),
+/// so that a looping or hostile agent cannot take the whole machine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// `MemoryMax=`: bytes with an optional K, M or G suffix.
+    pub memory_max: String,
+    /// `TasksMax=`: processes and threads.
+    pub tasks_max: u32,
+    /// `LimitNOFILE=`: open files.
+    pub files_max: u32,
+    /// Size of the file system that holds the gateway's own log files.
+    pub log_max: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -323,6 +339,19 @@ impl Manifest {
         check("linux.cache_dir", &l.cache_dir, |d| d.starts_with("/var/cache/"), "must be below /var/cache (it is the unit's CacheDirectory=)")?;
         check("linux.user", &l.user, is_user_name, "must be a system account name: lower-case letters, digits, '_', '-', at most 32")?;
         check("linux.group", &l.group, is_user_name, "must be a system group name: lower-case letters, digits, '_', '-', at most 32")?;
+        let lim = &l.limits;
+        for (key, value, min) in [("linux.limits.memory_max", &lim.memory_max, 256 << 20), ("linux.limits.log_max", &lim.log_max, 1 << 20)] {
+            match parse_size(value) {
+                Some(bytes) if bytes >= min => {}
+                _ => return Err(bad(key, &format!("must be a size such as 512M or 2G, at least {} MiB", min >> 20))),
+            }
+        }
+        if lim.tasks_max < 64 {
+            return Err(bad("linux.limits.tasks_max", "must be at least 64 (Node.js alone runs about a dozen threads)"));
+        }
+        if lim.files_max < 1024 {
+            return Err(bad("linux.limits.files_max", "must be at least 1024"));
+        }
 
         check("deb.section", &self.deb.section, is_word, "must be a Debian section name")?;
         check(
@@ -460,6 +489,20 @@ pub fn sri_sha512(integrity: &str) -> Option<Vec<u8>> {
     (digest.len() == 64).then_some(digest)
 }
 
+/// A size as systemd reads it (`2G`, `512M`, `65536`), in bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let (digits, shift) = match s.as_bytes().last()? {
+        b'K' => (&s[..s.len() - 1], 10),
+        b'M' => (&s[..s.len() - 1], 20),
+        b'G' => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
 fn check(key: &str, value: &str, ok: impl Fn(&str) -> bool, what: &str) -> Result<(), (String, String)> {
     if ok(value) {
         Ok(())
@@ -557,6 +600,11 @@ mod tests {
             ("state_dir = \"/var/lib/clawdbot\"", "state_dir = \"/var/lib/../../etc\"", "linux.state_dir"),
             ("state_dir = \"/var/lib/clawdbot\"", "state_dir = \"/var/lib/claw bot\"", "linux.state_dir"),
             ("user = \"clawdbot\"", "user = \"Root;rm\"", "linux.user"),
+            ("memory_max = \"2G\"", "memory_max = \"2 GB\"", "linux.limits.memory_max"),
+            ("memory_max = \"2G\"", "memory_max = \"1M\"", "linux.limits.memory_max"),
+            ("log_max = \"64M\"", "log_max = \"64T\"", "linux.limits.log_max"),
+            ("tasks_max = 512", "tasks_max = 8", "linux.limits.tasks_max"),
+            ("files_max = 8192", "files_max = 10", "linux.limits.files_max"),
             ("priority = \"optional\"", "priority = \"urgent\"", "deb.priority"),
             ("entry = \"node_modules/clawdbot/dist/entry.js\"", "entry = \"../x.js\"", "payload.entry"),
             ("[payload.node.targets.linux-x64]", "[payload.node.targets.linux-s390x]", "payload.node.targets.linux-s390x"),

@@ -11,6 +11,11 @@ use crate::Error;
 
 pub type Vars = BTreeMap<&'static str, String>;
 
+/// Templates that every platform ships, rendered with that platform's values:
+/// the meaning of the admin command's words, sourced by each platform's admin
+/// command.
+pub const COMMON: &[&str] = &["admin/clawdbot-words.sh"];
+
 /// Every template file of every format, read once from the repository.
 #[derive(Debug, Clone)]
 pub struct Templates {
@@ -20,7 +25,7 @@ pub struct Templates {
 impl Templates {
     /// Names of all templates, relative to the repository root.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        crate::linux::TEMPLATES.iter().chain(crate::macos::TEMPLATES).copied()
+        COMMON.iter().chain(crate::linux::TEMPLATES).chain(crate::macos::TEMPLATES).copied()
     }
 
     pub fn load(root: &Path) -> Result<Templates, Error> {
@@ -33,9 +38,20 @@ impl Templates {
         Ok(Templates { files })
     }
 
+    /// Renders a template. A line `#include NAME` is replaced by the rendered
+    /// template NAME, so that two scripts can share a fragment that neither can
+    /// read at run time (a `preinst` runs before the package's files exist).
     pub fn render(&self, name: &str, vars: &Vars) -> Result<String, Error> {
         let text = self.files.get(name).ok_or_else(|| Error::Template { file: name.to_owned(), message: "not a known template".into() })?;
-        render(name, text, vars)
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            match line.trim_end().strip_prefix("#include ") {
+                Some(inner) if inner != name => out.push_str(&self.render(inner, vars)?),
+                Some(_) => return Err(Error::Template { file: name.to_owned(), message: "includes itself".into() }),
+                None => out.push_str(&render(name, line, vars)?),
+            }
+        }
+        Ok(out)
     }
 }
 

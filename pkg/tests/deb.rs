@@ -110,7 +110,7 @@ fn dpkg_deb_reads_back_every_file_with_owner_and_mode() {
     assert!(md5sums.contains("  usr/lib/clawdbot/app/package.json\n"), "{md5sums}");
     // md5sums as md5sum itself computes them from the unpacked tree.
     run(Command::new("md5sum").arg("--check").arg("--quiet").arg(ctrl.join("md5sums")).current_dir(&tree));
-    for s in ["postinst", "prerm", "postrm"] {
+    for s in ["preinst", "postinst", "prerm", "postrm"] {
         assert_eq!(fs::metadata(ctrl.join(s)).unwrap().permissions().mode() & 0o777, 0o755, "{s}");
     }
 

@@ -4,9 +4,12 @@
 //! apple-flat-package / apple-xar readers (Distribution, PackageInfo, payload
 //! entries, table-of-contents checksum), run as `pkg/tests/macos-reader`.
 //!
-//! The install scripts run against a recorded FAKE of macOS's dscl, dseditgroup,
-//! launchctl, pkgutil and sleep, placed first on PATH, with a temporary directory
-//! as the target volume. That proves the scripts' logic and command sequences on
+//! The install scripts and the admin command run against a recorded FAKE of
+//! macOS's dscl, dseditgroup, launchctl, pkgutil, sleep, sudo, script and id,
+//! with a temporary directory as the target volume. The fake `sudo -u` really
+//! switches to the account's ids (setpriv), so what runs as the account owns what
+//! it makes; the fake `script` starts a new session (setsid) but allocates no
+//! pseudo-terminal. That proves the scripts' logic and command sequences on
 //! Linux; it does not prove how the real tools behave on a Mac.
 //!
 //! A missing tool is a failure that says how to install it.
@@ -231,6 +234,19 @@ fn fixture_pkg_reads_back_with_independent_readers() {
         list.lines().any(|l| l.starts_with("lrwxr-xr-x") && l.ends_with("./Library/Clawdbot/app/node_modules/.bin/clawdbot -> ../clawdbot/dist/entry.js")),
         "{list}"
     );
+    // The shared word classifier (sourced) and the first-configuration writer.
+    assert!(
+        list.lines().any(|l| l.starts_with("-rw-r--r--") && l.contains(" 0        0 ") && l.ends_with("./Library/Clawdbot/libexec/clawdbot-words.sh")),
+        "{list}"
+    );
+    assert!(
+        list.lines().any(|l| l.starts_with("-rwxr-xr-x") && l.contains(" 0        0 ") && l.ends_with("./Library/Clawdbot/libexec/clawdbot-first-config")),
+        "{list}"
+    );
+    let words = fs::read_to_string(dir.path().join("payload-x/Library/Clawdbot/libexec/clawdbot-words.sh")).unwrap();
+    assert!(words.contains("clawdbot_word() {"), "{words}");
+    let admin = fs::read_to_string(dir.path().join("payload-x/Library/Clawdbot/bin/clawdbot")).unwrap();
+    assert!(admin.contains(". '/Library/Clawdbot/libexec/clawdbot-words.sh'"), "{admin}");
     let scripts = cpio_list(&x.join("clawdbot.pkg/Scripts"), &dir.path().join("scripts-x"));
     assert!(scripts.lines().any(|l| l.starts_with("-rwxr-xr-x") && l.ends_with("./postinstall")), "{scripts}");
     assert!(scripts.lines().any(|l| l.starts_with("-rwxr-xr-x") && l.ends_with("./preinstall")), "{scripts}");
@@ -253,7 +269,11 @@ fn fixture_pkg_reads_back_with_independent_readers() {
         "<key>RunAtLoad</key>\n    <true/>",
         "<key>KeepAlive</key>\n    <true/>",
         "<key>Umask</key>\n    <integer>63</integer>",
-        "<string>/var/db/clawdbot/logs/launchd.err.log</string>",
+        "<key>TMPDIR</key>\n        <string>/var/db/clawdbot/cache</string>",
+        "<key>NODE_COMPILE_CACHE</key>\n        <string>/var/db/clawdbot/cache/node</string>",
+        // launchd's output files: in root's directory, not in the account's state.
+        "<key>StandardOutPath</key>\n    <string>/Library/Logs/Clawdbot/gateway.out.log</string>",
+        "<key>StandardErrorPath</key>\n    <string>/Library/Logs/Clawdbot/gateway.err.log</string>",
     ] {
         assert!(plist_text.contains(needle), "plist lacks {needle:?}:\n{plist_text}");
     }
@@ -332,18 +352,42 @@ fn a_failed_write_leaves_no_package() {
 // ---------------------------------------------------------------------------
 // The install scripts against a recorded fake of the macOS tools.
 
-/// FAKE dscl, dseditgroup, launchctl, pkgutil and sleep: one script under five
-/// names. It appends every call to $FAKE/calls and keeps the directory service
-/// (users, groups) and launchd's loaded labels as files under $FAKE.
-/// $FAKE/dscl-failures holds how many dscl calls still fail with -14988;
-/// $FAKE/refuse-delete makes user deletion fail with -14120.
+/// FAKE dscl, dseditgroup, launchctl, pkgutil, sleep, sudo, script, id and a
+/// recording chown: one script under nine names. It appends every call to
+/// $FAKE/calls and keeps the directory service (users, groups) and launchd's
+/// loaded labels as files under $FAKE. $FAKE/dscl-failures holds how many dscl
+/// calls still fail with -14988; $FAKE/refuse-delete makes user deletion fail
+/// with -14120. `sudo -u NAME -- CMD` runs CMD with NAME's ids from the fake
+/// directory service (setpriv, no supplementary groups); `script -q /dev/null
+/// CMD` runs CMD in a new session (setsid) without a pseudo-terminal; `chown`
+/// records, then runs the real one.
 const FAKE_TOOL: &str = r#"#!/bin/sh
 # FAKE macOS tool for tests: records calls, simulates the directory service and launchd.
 set -eu
+# The account's processes record their calls too.
+umask 000
 tool=$(basename "$0")
 echo "$tool $*" >> "$FAKE/calls"
 case "$tool" in
 sleep) exit 0 ;;
+chown) exec /bin/chown "$@" ;;
+sudo)
+    [ "$1" = -u ] && [ "$3" = -- ] || { echo "fake sudo: expected -u NAME -- CMD" >&2; exit 64; }
+    name=$2
+    shift 3
+    [ -e "$FAKE/Users/$name/UniqueID" ] || { echo "sudo: unknown user $name" >&2; exit 1; }
+    exec setpriv --reuid="$(cat "$FAKE/Users/$name/UniqueID")" --regid="$(cat "$FAKE/Users/$name/PrimaryGroupID")" --clear-groups -- "$@" ;;
+script)
+    [ "$1" = -q ] && [ "$2" = /dev/null ] || { echo "fake script: expected -q /dev/null CMD" >&2; exit 64; }
+    shift 2
+    exec setsid -w "$@" ;;
+id)
+    case "$#:${1:-}" in
+    1:-u) exec /usr/bin/id -u ;;
+    2:-u) [ -e "$FAKE/Users/$2/UniqueID" ] || { echo "id: $2: no such user" >&2; exit 1; }
+        echo "$(cat "$FAKE/Users/$2/UniqueID")" ;;
+    *) exit 64 ;;
+    esac ;;
 dscl)
     n=$(cat "$FAKE/dscl-failures" 2>/dev/null || echo 0)
     if [ "$n" -gt 0 ]; then
@@ -391,7 +435,8 @@ launchctl)
     mkdir -p "$FAKE/loaded"
     case "$1" in
     print) [ -e "$FAKE/loaded/${2#system/}" ] || { echo "Could not find service \"${2#system/}\" in domain for system" >&2; exit 113; }
-        echo "${2#system/} = { state = running }" ;;
+        printf '%s = {\n\tactive count = 1\n\tstate = running\n\tpid = 4242\n\tlast exit code = (never exited)\n\tendpoints = {\n\t\tstate = active\n\t\tpid = 1\n\t}\n}\n' "$2" ;;
+    kickstart) [ "$2" = -k ] && [ -e "$FAKE/loaded/${3#system/}" ] || exit 113 ;;
     bootout) [ -e "$FAKE/loaded/${2#system/}" ] || exit 113; rm "$FAKE/loaded/${2#system/}" ;;
     enable) : ;;
     bootstrap)
@@ -414,12 +459,17 @@ struct Mac {
     scripts: BTreeMap<&'static str, PathBuf>,
 }
 
+/// The fakes the admin command calls by absolute path (see [`Admin`]); not on PATH.
+const ABSOLUTE_FAKES: &[(&str, &str)] = &[("/usr/bin/sudo", "sudo"), ("/usr/bin/script", "script"), ("/usr/bin/id", "id"), ("/bin/launchctl", "launchctl")];
+
 impl Mac {
-    /// A target volume with /var/db and the installed payload's plist, the rendered
-    /// scripts, and the fake tools.
+    /// A target volume with /var/db and the installed payload's plist and libexec
+    /// scripts, the rendered install scripts, and the fake tools. Everything is
+    /// readable by the account's ids, which the fake sudo really switches to.
     fn new() -> Mac {
         let m = manifest();
         let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let templates = Templates::load(&root()).unwrap();
         let vars = macos::vars(&m).unwrap();
         let bin = dir.path().join("fake-bin");
@@ -427,16 +477,23 @@ impl Mac {
         let fake = bin.join("fake-macos-tool");
         fs::write(&fake, FAKE_TOOL).unwrap();
         fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
-        for t in ["dscl", "dseditgroup", "launchctl", "pkgutil", "sleep"] {
+        for t in ["dscl", "dseditgroup", "launchctl", "pkgutil", "sleep", "sudo", "chown"] {
             symlink(&fake, bin.join(t)).unwrap();
         }
+        let abs = dir.path().join("fake-abs");
+        fs::create_dir_all(&abs).unwrap();
+        for (_, t) in ABSOLUTE_FAKES {
+            symlink(&fake, abs.join(t)).unwrap();
+        }
         fs::create_dir_all(dir.path().join("fake")).unwrap();
+        fs::set_permissions(dir.path().join("fake"), fs::Permissions::from_mode(0o777)).unwrap();
         let vol = dir.path().join("vol");
         fs::create_dir_all(vol.join("var/db")).unwrap();
         fs::create_dir_all(vol.join("Library/LaunchDaemons")).unwrap();
         fs::create_dir_all(vol.join("Library/Clawdbot/bin")).unwrap();
         fs::write(vol.join(format!("Library/LaunchDaemons/{}.plist", m.service.launchd_label)), templates.render("launchd/gateway.plist", &vars).unwrap())
             .unwrap();
+        install_libexec(&templates, &vars, &vol);
         let mut scripts = BTreeMap::new();
         for (name, file) in [("preinstall", "launchd/preinstall"), ("postinstall", "launchd/postinstall"), ("uninstall", "launchd/uninstall.sh")] {
             let path = dir.path().join(name);
@@ -468,6 +525,24 @@ impl Mac {
     fn attr(&self, kind: &str, name: &str, attr: &str) -> Option<String> {
         fs::read_to_string(self.fake().join(kind).join(name).join(attr)).ok()
     }
+    fn set_attr(&self, kind: &str, name: &str, attr: &str, value: &str) {
+        fs::write(self.fake().join(kind).join(name).join(attr), value).unwrap();
+    }
+    /// `_clawdbot` and its group as a daemon account should be: no shell, hidden.
+    fn add_daemon_account(&self, uid: u32, gid: u32) {
+        self.add_group("_clawdbot", gid);
+        self.add_user("_clawdbot", uid, gid);
+        self.set_attr("Users", "_clawdbot", "UserShell", "/usr/bin/false");
+        self.set_attr("Users", "_clawdbot", "IsHidden", "1");
+    }
+    /// The state directory as the account left it: 0700, the account's.
+    fn add_state(&self, uid: u32, gid: u32) -> PathBuf {
+        let state = self.vol().join("var/db/clawdbot");
+        fs::create_dir_all(&state).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&state, Some(uid), Some(gid)).unwrap();
+        state
+    }
 
     /// Runs a script as Installer would (`$3` = the target volume) with the fakes
     /// first on PATH; returns the recorded calls, which are then cleared.
@@ -486,6 +561,16 @@ impl Mac {
         let _ = fs::remove_file(&calls_file);
         let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (out.status.success(), calls, log)
+    }
+}
+
+/// The payload's libexec scripts, rendered with `vars`, at their paths below `vol`.
+fn install_libexec(templates: &Templates, vars: &pkg::template::Vars, vol: &Path) {
+    for (key, template, mode) in [("WORDS", macos::WORDS_TEMPLATE, 0o644), ("FIRST_CONFIG", "launchd/first-config.sh", 0o755)] {
+        let path = vol.join(vars[key].trim_start_matches('/'));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, templates.render(template, vars).unwrap()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
     }
 }
 
@@ -514,6 +599,29 @@ fn listing_calls() -> Vec<String> {
     vec!["dscl . -list /Users UniqueID".to_owned(), "dscl . -list /Groups PrimaryGroupID".to_owned()]
 }
 
+/// What postinstall does about the state: root chowns the state directory itself
+/// when it creates it (and launchd's log files, outside it); everything below the
+/// state directory is done as the account, through sudo -u.
+fn setup_calls(vol: &Path, (uid, gid): (u32, u32), new_state: bool, new_logs: bool) -> Vec<String> {
+    let state = vol.join("var/db/clawdbot");
+    let s = state.display();
+    let mut v = Vec::new();
+    if new_state {
+        v.push(format!("chown -h {uid}:{gid} {s}"));
+    }
+    v.push(format!("sudo -u _clawdbot -- /bin/mkdir -p -m 0700 {s}/logs {s}/cache"));
+    v.push(format!(
+        "sudo -u _clawdbot -- /usr/bin/env -i PATH=/usr/bin:/bin HOME=/var/db/clawdbot /bin/sh {}/Library/Clawdbot/libexec/clawdbot-first-config new {s}",
+        vol.display()
+    ));
+    if new_logs {
+        for f in ["gateway.out.log", "gateway.err.log"] {
+            v.push(format!("chown -h {uid}:{gid} {}/Library/Logs/Clawdbot/{f}", vol.display()));
+        }
+    }
+    v
+}
+
 fn load_calls(loaded: bool, vol: &Path) -> Vec<String> {
     let mut v = vec![format!("launchctl print system/{LABEL}")];
     if loaded {
@@ -529,15 +637,49 @@ fn concat(parts: &[Vec<String>]) -> Vec<String> {
     parts.concat()
 }
 
+fn launchctl(calls: &[String]) -> Vec<&str> {
+    calls.iter().map(String::as_str).filter(|c| c.starts_with("launchctl ")).collect()
+}
+
+/// Calls that only read the directory service.
+fn only_reads(calls: &[String]) -> bool {
+    calls.iter().all(|c| c.starts_with("dscl . -list ") || c.starts_with("dscl . -read "))
+}
+
 fn need_root() {
     let uid = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "the script tests chown to the daemon account's ids: run them as root");
+    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "the script tests switch to the daemon account's ids: run them as root");
 }
 
 fn mode_owner(path: &Path) -> (u32, u32, u32) {
     use std::os::unix::fs::MetadataExt;
     let m = fs::symlink_metadata(path).unwrap();
     (m.mode() & 0o7777, m.uid(), m.gid())
+}
+
+/// Every file under `dir` with its contents, for "nothing was changed".
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = fs::symlink_metadata(&p).unwrap();
+            if meta.is_dir() {
+                todo.push(p.clone());
+                out.insert(p, "<dir>".to_owned());
+            } else if meta.file_type().is_symlink() {
+                out.insert(p.clone(), format!("-> {}", fs::read_link(&p).unwrap().display()));
+            } else if p.file_name() != Some("calls".as_ref()) {
+                out.insert(p.clone(), fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+fn token_of(config: &str) -> String {
+    config.split("\"token\": \"").nth(1).unwrap().split('"').next().unwrap().to_owned()
 }
 
 #[test]
@@ -552,42 +694,62 @@ fn fresh_install_then_upgrade_then_reinstall() {
     // Fresh install: nothing loaded, no account.
     let (ok, calls, log) = mac.run("preinstall", &[]);
     assert!(ok, "{log}");
-    assert_eq!(calls, [format!("launchctl print system/{LABEL}")]);
+    assert_eq!(calls, concat(&[listing_calls(), vec![format!("launchctl print system/{LABEL}")]]));
     let (ok, calls, log) = mac.run("postinstall", &[]);
     assert!(ok, "{log}");
-    assert_eq!(calls, concat(&[listing_calls(), creation_calls(200), load_calls(false, &vol)]), "{log}");
+    assert_eq!(calls, concat(&[listing_calls(), creation_calls(200), setup_calls(&vol, (200, 200), true, true), load_calls(false, &vol)]), "{log}");
     assert_eq!(mac.attr("Users", "_clawdbot", "UniqueID").as_deref(), Some("200"));
     assert_eq!(mac.attr("Groups", "_clawdbot", "PrimaryGroupID").as_deref(), Some("200"));
     let state = vol.join("var/db/clawdbot");
+    // Root chowned only the state directory itself; what is below it the account
+    // made (the fake sudo really runs as 200:200), so it owns it without a chown.
+    assert!(!calls.iter().any(|c| c.starts_with("chown") && c.contains("/var/db/clawdbot/")), "{calls:?}");
     assert_eq!(mode_owner(&state), (0o700, 200, 200));
     assert_eq!(mode_owner(&state.join("logs")), (0o700, 200, 200));
+    assert_eq!(mode_owner(&state.join("cache")), (0o700, 200, 200));
     let config = state.join("clawdbot.json");
     assert_eq!(mode_owner(&config), (0o600, 200, 200));
     let first = fs::read_to_string(&config).unwrap();
-    let token = first.split("\"token\": \"").nth(1).unwrap().split('"').next().unwrap().to_owned();
-    assert_eq!(token.len(), 64, "{first}");
+    assert_eq!(token_of(&first).len(), 64, "{first}");
+    assert!(token_of(&first).bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
     assert!(first.contains("\"workspace\": \"/var/db/clawdbot/workspace\""), "{first}");
+    assert!(first.contains("\"port\": 18789,"), "{first}");
+    assert!(first.contains("\"update\": { \"checkOnStart\": false }"), "{first}");
+    assert!(serde_json::from_str::<serde_json::Value>(&first).is_ok(), "not JSON: {first}");
+    // launchd's output files: root's directory, the account's files.
+    assert_eq!(mode_owner(&vol.join("Library/Logs/Clawdbot")), (0o755, 0, 0));
+    assert_eq!(mode_owner(&vol.join("Library/Logs/Clawdbot/gateway.out.log")), (0o600, 200, 200));
+    assert_eq!(mode_owner(&vol.join("Library/Logs/Clawdbot/gateway.err.log")), (0o600, 200, 200));
+    // Root's record that the package made the account, outside the state.
+    let record = vol.join("var/db/.clawdbot-account");
+    assert_eq!(mode_owner(&record), (0o644, 0, 0));
+    let recorded = fs::read_to_string(&record).unwrap();
+    assert!(recorded.contains("\nuser=created\ngroup=created\n"), "{recorded}");
     for (link, dest) in
         [("usr/local/bin/clawdbot", "/Library/Clawdbot/bin/clawdbot"), ("usr/local/bin/clawdbot-uninstall", "/Library/Clawdbot/bin/clawdbot-uninstall")]
     {
         assert_eq!(fs::read_link(vol.join(link)).unwrap(), Path::new(dest));
     }
 
-    // Upgrade: the daemon is loaded; preinstall stops it, postinstall creates nothing.
+    // Upgrade: the daemon is loaded; preinstall checks the account (reads only)
+    // and stops the daemon, postinstall creates nothing.
     fs::write(state.join("credentials.json"), "secret").unwrap();
     let (ok, calls, log) = mac.run("preinstall", &[]);
     assert!(ok, "{log}");
-    assert_eq!(calls, [format!("launchctl print system/{LABEL}"), format!("launchctl bootout system/{LABEL}")]);
+    assert_eq!(launchctl(&calls), [format!("launchctl print system/{LABEL}"), format!("launchctl bootout system/{LABEL}")]);
+    let (dscl, _): (Vec<String>, Vec<String>) = calls.into_iter().partition(|c| c.starts_with("dscl"));
+    assert!(only_reads(&dscl) && dscl.contains(&"dscl . -list /Groups GroupMembership".to_owned()), "{dscl:?}");
     let (ok, calls, log) = mac.run("postinstall", &[]);
     assert!(ok, "{log}");
-    assert_eq!(calls, concat(&[listing_calls(), load_calls(false, &vol)]), "{log}");
+    assert_eq!(calls, concat(&[listing_calls(), setup_calls(&vol, (200, 200), false, false), load_calls(false, &vol)]), "{log}");
     assert_eq!(fs::read_to_string(&config).unwrap(), first, "the configuration and its token are kept");
     assert_eq!(fs::read_to_string(state.join("credentials.json")).unwrap(), "secret");
+    assert_eq!(fs::read_to_string(&record).unwrap(), recorded, "the account is still the package's");
 
     // Reinstall without preinstall having stopped it (loaded): postinstall boots it out first.
     let (ok, calls, log) = mac.run("postinstall", &[]);
     assert!(ok, "{log}");
-    assert_eq!(calls, concat(&[listing_calls(), load_calls(true, &vol)]), "{log}");
+    assert_eq!(calls, concat(&[listing_calls(), setup_calls(&vol, (200, 200), false, false), load_calls(true, &vol)]), "{log}");
     assert_eq!(mac.attr("Users", "_clawdbot", "UniqueID").as_deref(), Some("200"));
     assert_eq!(fs::read_to_string(&config).unwrap(), first);
 }
@@ -597,13 +759,17 @@ fn reinstall_with_the_account_present_keeps_its_ids() {
     need_root();
     let mac = Mac::new();
     let vol = mac.vol();
-    mac.add_user("_clawdbot", 277, 266);
-    mac.add_group("_clawdbot", 266);
+    mac.add_daemon_account(277, 266);
+    let (ok, _, log) = mac.run("preinstall", &[]);
+    assert!(ok, "a fit account passes: {log}");
     let (ok, calls, log) = mac.run("postinstall", &[]);
     assert!(ok, "{log}");
-    assert_eq!(calls, concat(&[listing_calls(), load_calls(false, &vol)]), "nothing is created twice\n{log}");
+    assert_eq!(calls, concat(&[listing_calls(), setup_calls(&vol, (277, 266), true, true), load_calls(false, &vol)]), "nothing is created twice\n{log}");
     assert_eq!(mode_owner(&vol.join("var/db/clawdbot")), (0o700, 277, 266));
+    assert_eq!(mode_owner(&vol.join("var/db/clawdbot/clawdbot.json")), (0o600, 277, 266));
     assert!(log.contains("account _clawdbot exists (277), kept"), "{log}");
+    let recorded = fs::read_to_string(vol.join("var/db/.clawdbot-account")).unwrap();
+    assert!(recorded.contains("\nuser=existing\ngroup=existing\n"), "{recorded}");
 }
 
 #[test]
@@ -616,7 +782,7 @@ fn taken_ids_are_skipped() {
     mac.add_group("_taken", 202);
     let (ok, calls, log) = mac.run("postinstall", &[]);
     assert!(ok, "{log}");
-    assert_eq!(calls, concat(&[listing_calls(), creation_calls(203), load_calls(false, &vol)]), "{log}");
+    assert_eq!(calls, concat(&[listing_calls(), creation_calls(203), setup_calls(&vol, (203, 203), true, true), load_calls(false, &vol)]), "{log}");
 
     // Only a group id is free at 200: the group and the user get different ids.
     let mac = Mac::new();
@@ -632,6 +798,7 @@ fn taken_ids_are_skipped() {
     assert!(calls.contains(&"dscl . -create /Users/_clawdbot UniqueID 300".to_owned()), "{calls:?}");
     assert!(calls.contains(&"dscl . -create /Users/_clawdbot PrimaryGroupID 200".to_owned()), "{calls:?}");
     assert_eq!(mode_owner(&vol.join("var/db/clawdbot")), (0o700, 300, 200));
+    assert_eq!(mode_owner(&vol.join("var/db/clawdbot/logs")), (0o700, 300, 200));
 
     // No free user id at all: a clear failure, nothing loaded.
     let mac = Mac::new();
@@ -656,6 +823,7 @@ fn dscl_failing_twice_is_retried() {
     let sleep = "sleep 0.5".to_owned();
     let mut want = vec![list.clone(), sleep.clone(), list.clone(), sleep, list, "dscl . -list /Groups PrimaryGroupID".to_owned()];
     want.extend(creation_calls(200));
+    want.extend(setup_calls(&vol, (200, 200), true, true));
     want.extend(load_calls(false, &vol));
     assert_eq!(calls, want, "{log}");
     assert!(log.contains("failed (try 2 of 10), retrying: dscl . -list /Users UniqueID"), "{log}");
@@ -678,23 +846,139 @@ fn state_is_never_touched_through_a_link() {
     let elsewhere = mac.dir.path().join("elsewhere");
     fs::create_dir_all(&elsewhere).unwrap();
     symlink(&elsewhere, vol.join("var/db/clawdbot")).unwrap();
+    // preinstall refuses it before anything is changed, postinstall again.
+    let (ok, calls, log) = mac.run("preinstall", &[]);
+    assert!(!ok);
+    assert!(log.contains("/var/db/clawdbot is a symbolic link; the package will not use it"), "{log}");
+    assert!(calls.is_empty(), "{calls:?}");
     let (ok, calls, log) = mac.run("postinstall", &[]);
     assert!(!ok);
     assert!(log.contains("is a symbolic link; refusing to use it"), "{log}");
-    assert!(!calls.iter().any(|c| c.starts_with("launchctl")), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.starts_with("launchctl") || c.starts_with("sudo")), "{calls:?}");
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
 
-    // A link planted where the configuration goes is not written through.
+    // A link planted where the configuration goes is not written through (by the
+    // account, which checks, and never by root, which does not look).
     let mac = Mac::new();
-    let vol = mac.vol();
-    let state = vol.join("var/db/clawdbot");
-    fs::create_dir_all(&state).unwrap();
+    let state = mac.add_state(200, 200);
     let target = mac.dir.path().join("victim");
     symlink(&target, state.join("clawdbot.json")).unwrap();
     let (ok, _, log) = mac.run("postinstall", &[]);
     assert!(ok, "{log}");
     assert!(!target.exists(), "postinstall wrote through a link");
     assert!(log.contains("keeping the configuration"), "{log}");
+
+    // A state directory that is not the account's is not used.
+    let mac = Mac::new();
+    let state = mac.add_state(0, 0);
+    let (ok, calls, log) = mac.run("postinstall", &[]);
+    assert!(!ok);
+    assert!(log.contains("does not belong to _clawdbot (200); refusing to use it"), "{log}");
+    assert!(!calls.iter().any(|c| c.starts_with("launchctl") || c.starts_with("sudo")), "{calls:?}");
+    assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+}
+
+#[test]
+fn the_first_configuration_is_never_written_by_root() {
+    need_root();
+    let mac = Mac::new();
+    let state = mac.add_state(0, 0);
+    let script = mac.vol().join("Library/Clawdbot/libexec/clawdbot-first-config");
+    let mut child = Command::new("/bin/sh")
+        .arg(&script)
+        .args(["new", state.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), format!("{}\n", "ab".repeat(32)).as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to run as root"), "{out:?}");
+    assert!(!state.join("clawdbot.json").exists());
+}
+
+/// A pre-existing `_clawdbot` (uid and gid 250, fit) changed by `unfit`.
+fn preinstall_with(unfit: impl Fn(&Mac)) -> (Mac, bool, Vec<String>, String) {
+    let mac = Mac::new();
+    mac.add_group("staff", 20);
+    mac.add_group("admin", 80);
+    mac.set_attr("Groups", "admin", "GroupMembership", "root alice");
+    mac.add_daemon_account(250, 250);
+    mac.set_attr("Groups", "_clawdbot", "GroupMembership", "_clawdbot");
+    unfit(&mac);
+    let before = (snapshot(&mac.fake()), snapshot(&mac.vol()));
+    let (ok, calls, log) = mac.run("preinstall", &[]);
+    if !ok {
+        assert_eq!((snapshot(&mac.fake()), snapshot(&mac.vol())), before, "a refusing preinstall changed something\n{log}");
+        assert!(only_reads(&calls), "a refusing preinstall did more than read the directory service: {calls:?}");
+        assert!(log.contains("_clawdbot exists but is not fit to run the gateway; nothing was changed"), "{log}");
+    }
+    (mac, ok, calls, log)
+}
+
+#[test]
+fn preinstall_refuses_an_existing_account_unfit_to_be_the_daemon_account() {
+    need_root();
+    // Fit (its own group's member list may name it): passes.
+    let (_, ok, calls, log) = preinstall_with(|_| {});
+    assert!(ok, "{log}");
+    assert_eq!(launchctl(&calls), [format!("launchctl print system/{LABEL}")]);
+
+    type Unfit = Box<dyn Fn(&Mac)>;
+    let cases: Vec<(&str, Unfit, &[&str])> = vec![
+        (
+            "a login shell",
+            Box::new(|m: &Mac| m.set_attr("Users", "_clawdbot", "UserShell", "/bin/zsh")),
+            &["has the login shell '/bin/zsh'", "sudo dscl . -create /Users/_clawdbot UserShell /usr/bin/false"],
+        ),
+        ("no shell at all", Box::new(|m: &Mac| fs::remove_file(m.fake().join("Users/_clawdbot/UserShell")).unwrap()), &["has the login shell 'none'"]),
+        (
+            "visible",
+            Box::new(|m: &Mac| m.set_attr("Users", "_clawdbot", "IsHidden", "0")),
+            &["is not hidden (IsHidden is '0')", "sudo dscl . -create /Users/_clawdbot IsHidden 1"],
+        ),
+        (
+            "a user id outside 200-400",
+            Box::new(|m: &Mac| m.set_attr("Users", "_clawdbot", "UniqueID", "501")),
+            &["has the user id 501, not one in 200-400", "sudo dscl . -delete /Users/_clawdbot"],
+        ),
+        (
+            "a member of admin by name",
+            Box::new(|m: &Mac| m.set_attr("Groups", "admin", "GroupMembership", "root _clawdbot alice")),
+            &["is a member of the group admin", "sudo dseditgroup -o edit -d _clawdbot -t user admin"],
+        ),
+        (
+            "a member of a group by its GeneratedUID",
+            Box::new(|m: &Mac| {
+                m.set_attr("Users", "_clawdbot", "GeneratedUID", "A1B2C3D4-0000-4000-8000-00000000C1A0");
+                m.add_group("_lpadmin", 98);
+                m.set_attr("Groups", "_lpadmin", "GroupMembers", "A1B2C3D4-0000-4000-8000-00000000C1A0");
+            }),
+            &["is a member of the group _lpadmin"],
+        ),
+        (
+            "staff as its primary group",
+            Box::new(|m: &Mac| m.set_attr("Users", "_clawdbot", "PrimaryGroupID", "20")),
+            &["primary group of the account _clawdbot is staff (20), not _clawdbot (250)", "PrimaryGroupID 250"],
+        ),
+        (
+            "its state owned by someone else",
+            Box::new(|m: &Mac| {
+                m.add_state(0, 0);
+            }),
+            &["/var/db/clawdbot does not belong to the account _clawdbot (250)"],
+        ),
+    ];
+    for (what, unfit, says) in cases {
+        let (mac, ok, calls, log) = preinstall_with(unfit);
+        assert!(!ok, "{what}: preinstall accepted it\n{log}");
+        for needle in says {
+            assert!(log.contains(needle), "{what}: the refusal does not say {needle:?}:\n{log}");
+        }
+        assert!(launchctl(&calls).is_empty(), "{what}: {calls:?}");
+        assert!(!mac.vol().join("var/db/.clawdbot-account").exists());
+    }
 }
 
 #[test]
@@ -721,27 +1005,570 @@ fn uninstall_keeps_state_unless_purged() {
     assert!(!vol.join("Library/Clawdbot").exists());
     assert!(fs::symlink_metadata(vol.join("usr/local/bin/clawdbot")).is_err());
     assert!(vol.join("var/db/clawdbot/clawdbot.json").exists());
+    assert!(vol.join("var/db/.clawdbot-account").exists(), "the record outlives a plain uninstall");
     assert!(mac.attr("Users", "_clawdbot", "UniqueID").is_some());
     assert!(log.contains("run with --purge"), "{log}");
 
-    // --purge, with macOS refusing to delete the account: said, not hidden.
+    // --purge, with macOS refusing to delete the account: said, not hidden; the
+    // state is emptied by the account itself, then its directory removed.
     fs::write(mac.fake().join("refuse-delete"), "").unwrap();
+    let state = vol.join("var/db/clawdbot");
     let (ok, calls, log) = mac.run("uninstall", &["--purge"]);
     assert!(!ok, "{log}");
     assert!(log.contains("macOS refused to delete the account _clawdbot"), "{log}");
-    assert!(!vol.join("var/db/clawdbot").exists());
+    assert!(calls.contains(&format!("sudo -u _clawdbot -- /usr/bin/find {} -mindepth 1 -delete", state.display())), "{calls:?}");
+    assert!(!state.exists());
+    assert!(!vol.join("Library/Logs/Clawdbot").exists());
     assert!(calls.contains(&"dscl . -delete /Users/_clawdbot".to_owned()), "{calls:?}");
-    assert!(calls.contains(&"dseditgroup -o delete _clawdbot".to_owned()), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.starts_with("dseditgroup")), "the group of a remaining account is kept: {calls:?}");
     assert!(mac.attr("Users", "_clawdbot", "UniqueID").is_some());
+    assert!(vol.join("var/db/.clawdbot-account").exists(), "kept for the next try");
 
-    // Run again once macOS allows it: the account goes.
+    // Run again once macOS allows it: the account and the group go.
     fs::remove_file(mac.fake().join("refuse-delete")).unwrap();
     let (ok, calls, log) = mac.run("uninstall", &["--purge"]);
     assert!(ok, "{log}");
     assert!(calls.contains(&"dscl . -delete /Users/_clawdbot".to_owned()), "{calls:?}");
+    assert!(calls.contains(&"dseditgroup -o delete _clawdbot".to_owned()), "{calls:?}");
     assert!(log.contains("deleted the account _clawdbot"), "{log}");
     assert!(mac.attr("Users", "_clawdbot", "UniqueID").is_none());
     assert!(mac.attr("Groups", "_clawdbot", "PrimaryGroupID").is_none());
+    assert!(!vol.join("var/db/.clawdbot-account").exists());
+}
+
+#[test]
+fn purge_deletes_only_an_account_the_package_created() {
+    need_root();
+    // The account was there before the package: --purge keeps it and says so.
+    let mac = Mac::new();
+    let vol = mac.vol();
+    mac.add_daemon_account(250, 250);
+    let (ok, _, log) = mac.run("postinstall", &[]);
+    assert!(ok, "{log}");
+    let (ok, calls, log) = mac.run("uninstall", &["--purge"]);
+    assert!(ok, "{log}");
+    assert!(log.contains("kept the account _clawdbot: this package did not create it"), "{log}");
+    assert!(log.contains("kept the group _clawdbot"), "{log}");
+    assert!(!calls.iter().any(|c| c.starts_with("dscl . -delete") || c.starts_with("dseditgroup")), "{calls:?}");
+    assert_eq!(mac.attr("Users", "_clawdbot", "UniqueID").as_deref(), Some("250"));
+    assert_eq!(mac.attr("Groups", "_clawdbot", "PrimaryGroupID").as_deref(), Some("250"));
+    assert!(!vol.join("var/db/clawdbot").exists());
+
+    // Made by the package, then a plain uninstall and a reinstall: the record
+    // survives, so --purge still knows the account is the package's.
+    let mac = Mac::new();
+    let (ok, _, log) = mac.run("postinstall", &[]);
+    assert!(ok, "{log}");
+    let (ok, _, log) = mac.run("uninstall", &[]);
+    assert!(ok, "{log}");
+    fs::create_dir_all(mac.vol().join("Library/LaunchDaemons")).unwrap();
+    install_libexec(&Templates::load(&root()).unwrap(), &macos::vars(&manifest()).unwrap(), &mac.vol());
+    fs::write(mac.vol().join(format!("Library/LaunchDaemons/{LABEL}.plist")), "plist").unwrap();
+    let (ok, calls, log) = mac.run("postinstall", &[]);
+    assert!(ok, "{log}");
+    assert!(!calls.iter().any(|c| c.starts_with("dscl . -create")), "{calls:?}");
+    let (ok, _, log) = mac.run("uninstall", &["--purge"]);
+    assert!(ok, "{log}");
+    assert!(log.contains("deleted the account _clawdbot"), "{log}");
+    assert!(mac.attr("Users", "_clawdbot", "UniqueID").is_none());
+}
+
+// ---------------------------------------------------------------------------
+// The admin command against the same fake.
+
+/// The admin command, rendered with every path of the package below the test
+/// volume. The programs it calls by absolute path that Linux lacks or has with
+/// another meaning (`/usr/bin/sudo`, `/usr/bin/script`, `/usr/bin/id`,
+/// `/bin/launchctl`) are rewritten in the rendered text to the fakes, after
+/// checking that the shipped text calls them by those paths; the others
+/// (`/usr/bin/env`, `/bin/sh`, `/usr/bin/od`, ...) are the real ones.
+struct Admin {
+    mac: Mac,
+    cli: PathBuf,
+    vars: pkg::template::Vars,
+    runs: PathBuf,
+}
+
+/// One run of the fake node: who, where, with what.
+#[derive(Debug)]
+struct NodeRun {
+    uid: String,
+    cwd: String,
+    args: String,
+    env: BTreeMap<String, String>,
+}
+
+struct AdminRun {
+    code: i32,
+    calls: Vec<String>,
+    out: String,
+    runs: Vec<NodeRun>,
+}
+
+impl Admin {
+    /// The account `_clawdbot` (200:200), its state with a configuration "old",
+    /// and the daemon not loaded.
+    fn new() -> Admin {
+        let mac = Mac::new();
+        let vol = mac.vol();
+        let templates = Templates::load(&root()).unwrap();
+        let mut vars = macos::vars(&manifest()).unwrap();
+        for key in ["PREFIX", "NODE", "ENTRY", "CLI", "UNINSTALL", "WORDS", "FIRST_CONFIG", "STATE_DIR", "CACHE_DIR", "PLIST"] {
+            let v = format!("{}{}", vol.display(), vars[key]);
+            vars.insert(key, v);
+        }
+        install_libexec(&templates, &vars, Path::new("/"));
+        let mut text = templates.render("launchd/clawdbot.sh", &vars).unwrap();
+        for (path, fake) in ABSOLUTE_FAKES {
+            assert!(text.contains(&format!("{path} ")), "the admin command does not call {path} by its absolute path");
+            text = text.replace(path, &mac.dir.path().join("fake-abs").join(fake).display().to_string());
+        }
+        assert!(text.contains("\nPATH=/usr/bin:/bin:/usr/sbin:/sbin\nexport PATH\ncd /\n"), "{text}");
+        let cli = mac.dir.path().join("clawdbot");
+        fs::write(&cli, text).unwrap();
+        fs::set_permissions(&cli, fs::Permissions::from_mode(0o755)).unwrap();
+
+        let runs = mac.dir.path().join("node-runs");
+        fs::create_dir_all(&runs).unwrap();
+        fs::set_permissions(&runs, fs::Permissions::from_mode(0o777)).unwrap();
+        let node = PathBuf::from(&vars["NODE"]);
+        fs::create_dir_all(node.parent().unwrap()).unwrap();
+        fs::write(
+            &node,
+            format!(
+                r#"#!/bin/sh
+# FAKE node: records who runs it, where, with what environment and arguments.
+{{
+    echo "uid=$(id -u)"
+    echo "cwd=$(pwd)"
+    echo "args=$*"
+    env | sort
+    echo "--"
+}} >>'{runs}/log'
+case "$*" in
+*--help*) echo "upstream help" ;;
+*"gateway health"*) echo "gateway: healthy" ;;
+esac
+exit "$(cat '{runs}/status' 2>/dev/null || echo 0)"
+"#,
+                runs = runs.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&node, fs::Permissions::from_mode(0o755)).unwrap();
+
+        mac.add_daemon_account(200, 200);
+        let state = mac.add_state(200, 200);
+        let config = state.join("clawdbot.json");
+        fs::write(&config, "old").unwrap();
+        fs::set_permissions(&config, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&config, Some(200), Some(200)).unwrap();
+        Admin { mac, cli, vars, runs }
+    }
+
+    fn state(&self) -> PathBuf {
+        PathBuf::from(&self.vars["STATE_DIR"])
+    }
+    fn load(&self) {
+        fs::create_dir_all(self.mac.fake().join("loaded")).unwrap();
+        fs::write(self.mac.fake().join("loaded").join(LABEL), "").unwrap();
+    }
+    fn loaded(&self) -> bool {
+        self.mac.fake().join("loaded").join(LABEL).exists()
+    }
+    fn node_exits(&self, code: i32) {
+        fs::write(self.runs.join("status"), code.to_string()).unwrap();
+    }
+    /// `sudo -u _clawdbot -- /usr/bin/env -i` with the runtime environment, then node,
+    /// the entry point and `args`: the command the CLI runs as.
+    fn cli_command(&self, args: &str) -> (String, String) {
+        let sudo = "sudo -u _clawdbot -- /usr/bin/env -i ".to_owned();
+        (sudo, format!("{} {} {args}", self.vars["NODE"], self.vars["ENTRY"]))
+    }
+
+    /// Runs the admin command as root (`uid` None) or as `uid`, from inside the
+    /// state directory, with `stdin` (not a terminal) and a caller's environment
+    /// that must not reach the CLI.
+    fn run(&self, args: &[&str], uid: Option<u32>, stdin: &str) -> AdminRun {
+        let mut cmd = match uid {
+            None => Command::new(&self.cli),
+            Some(u) => {
+                let mut c = Command::new("setpriv");
+                c.args([format!("--reuid={u}"), format!("--regid={u}"), "--clear-groups".to_owned(), "--".to_owned()]).arg(&self.cli);
+                c
+            }
+        };
+        cmd.args(args);
+        self.exec(cmd, stdin)
+    }
+
+    /// Runs the admin command as root with a terminal for its standard input
+    /// (util-linux script), typing `typed` on it.
+    fn run_on_terminal(&self, args: &[&str], typed: &str) -> AdminRun {
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &format!("{} {}", self.cli.display(), args.join(" ")), "/dev/null"]);
+        self.exec(cmd, typed)
+    }
+
+    fn exec(&self, mut cmd: Command, stdin: &str) -> AdminRun {
+        let mut child = cmd
+            .current_dir(self.state())
+            .env("FAKE", self.mac.fake())
+            .env("TERM", "xterm-test")
+            .env("LANG", "de_DE.UTF-8")
+            .env("NODE_OPTIONS", "--require=/nonexistent/evil.js")
+            .env("CLAWDBOT_STATE_DIR", "/root/.clawdbot")
+            .env("EVIL", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let calls_file = self.mac.fake().join("calls");
+        let calls = fs::read_to_string(&calls_file).unwrap_or_default().lines().map(str::to_owned).collect();
+        let _ = fs::remove_file(&calls_file);
+        let log = self.runs.join("log");
+        let runs = fs::read_to_string(&log)
+            .unwrap_or_default()
+            .split("--\n")
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                let mut run = NodeRun { uid: String::new(), cwd: String::new(), args: String::new(), env: BTreeMap::new() };
+                for (i, line) in b.lines().enumerate() {
+                    match i {
+                        0 => run.uid = line.trim_start_matches("uid=").to_owned(),
+                        1 => run.cwd = line.trim_start_matches("cwd=").to_owned(),
+                        2 => run.args = line.trim_start_matches("args=").to_owned(),
+                        _ => {
+                            let (k, v) = line.split_once('=').unwrap();
+                            run.env.insert(k.to_owned(), v.to_owned());
+                        }
+                    }
+                }
+                run
+            })
+            .collect();
+        let _ = fs::remove_file(&log);
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        AdminRun { code: out.status.code().unwrap_or(-1), calls, out: text, runs }
+    }
+}
+
+#[test]
+fn admin_version_runs_nothing() {
+    need_root();
+    let a = Admin::new();
+    for (args, uid) in [(&["--version"][..], None), (&["-V"][..], None), (&["--version"][..], Some(4321))] {
+        let r = a.run(args, uid, "");
+        assert_eq!(r.code, 0, "{}", r.out);
+        assert_eq!(r.out, "clawdbot 2026.1.24.3-1 (system package)\n");
+        assert!(r.calls.is_empty(), "{:?}", r.calls);
+        assert!(r.runs.is_empty(), "node ran: {:?}", r.runs);
+    }
+}
+
+#[test]
+fn admin_runs_the_cli_as_the_account_in_a_session_of_its_own() {
+    need_root();
+    let a = Admin::new();
+    let state = a.state().display().to_string();
+    let r = a.run(&["agents", "list"], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    let (sudo, node) = a.cli_command("agents list");
+    let abs = a.mac.dir.path().join("fake-abs");
+    assert_eq!(r.calls.len(), 4, "{:?}", r.calls);
+    assert_eq!(r.calls[..2], ["id -u", "id -u _clawdbot"]);
+    let script = &r.calls[2];
+    assert!(script.starts_with(&format!("script -q /dev/null {}/{sudo}", abs.display())) && script.ends_with(&node), "{script}");
+    assert!(r.calls[3].starts_with(&sudo) && r.calls[3].ends_with(&node), "{}", r.calls[3]);
+    assert_eq!(r.runs.len(), 1, "{:?}", r.runs);
+    let run = &r.runs[0];
+    assert_eq!(run.uid, "200", "the CLI runs as the account");
+    assert_eq!(run.cwd, "/", "the admin command works from /, not from where it was started (the state directory)");
+    assert_eq!(run.args, format!("{} agents list", a.vars["ENTRY"]));
+    let want: BTreeMap<String, String> = [
+        ("HOME", state.clone()),
+        ("CLAWDBOT_STATE_DIR", state.clone()),
+        ("CLAWDBOT_CONFIG_PATH", format!("{state}/clawdbot.json")),
+        ("CLAWDBOT_GATEWAY_PORT", "18789".to_owned()),
+        ("CLAWDBOT_NO_RESPAWN", "1".to_owned()),
+        ("SHELL", "/bin/zsh".to_owned()),
+        ("PATH", format!("{}/node/bin:/usr/bin:/bin:/usr/sbin:/sbin", a.vars["PREFIX"])),
+        ("TMPDIR", format!("{state}/cache")),
+        ("NODE_COMPILE_CACHE", format!("{state}/cache/node")),
+        ("NODE_OPTIONS", "--disable-warning=ExperimentalWarning".to_owned()),
+        ("TERM", "xterm-test".to_owned()),
+        ("LANG", "de_DE.UTF-8".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let got: BTreeMap<String, String> =
+        run.env.iter().filter(|(k, _)| !["PWD", "OLDPWD", "SHLVL", "_"].contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(got, want, "exactly the runtime environment (env -i), nothing of the caller's");
+
+    // The CLI's exit status is the command's.
+    a.node_exits(5);
+    let r = a.run(&["agents", "list"], None, "");
+    assert_eq!(r.code, 5, "{}", r.out);
+    a.node_exits(0);
+
+    // As the account itself: the CLI directly, same environment, no sudo or script.
+    let r = a.run(&["agents", "list"], Some(200), "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(r.calls, ["id -u", "id -u _clawdbot"]);
+    assert_eq!(r.runs.len(), 1, "{:?}", r.runs);
+    assert_eq!((r.runs[0].uid.as_str(), r.runs[0].cwd.as_str()), ("200", "/"));
+    assert_eq!(r.runs[0].env.get("TMPDIR"), want.get("TMPDIR"));
+    assert!(!r.runs[0].env.contains_key("EVIL"));
+
+    // Anyone else: refused, nothing run.
+    let r = a.run(&["agents", "list"], Some(4321), "");
+    assert_eq!(r.code, 77, "{}", r.out);
+    assert!(r.out.contains("run it as an administrator: sudo clawdbot agents list"), "{}", r.out);
+    assert!(r.runs.is_empty());
+    assert!(!r.calls.iter().any(|c| c.starts_with("sudo") || c.starts_with("script")), "{:?}", r.calls);
+}
+
+#[test]
+fn admin_help_is_ours_then_upstreams_run_as_the_account() {
+    need_root();
+    let a = Admin::new();
+    for args in [&[][..], &["--help"][..], &["-h"][..]] {
+        let r = a.run(args, None, "");
+        assert_eq!(r.code, 0, "{}", r.out);
+        assert!(r.out.starts_with("clawdbot 2026.1.24.3-1 (system package): the gateway is the LaunchDaemon com.clawdbot.gateway,"), "{}", r.out);
+        for row in ["gateway start|stop|restart", "launchctl bootstrap|bootout|kickstart -k", "reset [--yes]", "clawdbot-uninstall [--purge]"] {
+            assert!(r.out.contains(row), "our help lacks {row:?}:\n{}", r.out);
+        }
+        let (ours, upstream) = r.out.split_once("Upstream's help follows.").unwrap();
+        assert!(!ours.contains("upstream help") && upstream.contains("upstream help"), "{}", r.out);
+        assert_eq!(r.runs.len(), 1);
+        assert_eq!(r.runs[0].args, format!("{} --help", a.vars["ENTRY"]));
+        assert_eq!(r.runs[0].uid, "200");
+        assert!(r.calls.iter().any(|c| c.starts_with("script -q /dev/null ")), "{:?}", r.calls);
+    }
+}
+
+#[test]
+fn admin_service_words_map_to_launchctl() {
+    need_root();
+    let a = Admin::new();
+    let plist = &a.vars["PLIST"];
+    let svc = format!("system/{LABEL}");
+    /// Arguments, loaded before, the launchctl calls, loaded after, what it says.
+    type Row<'a> = (&'a [&'a str], bool, Vec<String>, bool, &'a str);
+    let cases: Vec<Row> = vec![
+        (&["gateway", "start"], false, vec![format!("enable {svc}"), format!("print {svc}"), format!("bootstrap system {plist}")], true, "started"),
+        (&["gateway", "start"], true, vec![format!("enable {svc}"), format!("print {svc}")], true, "already loaded"),
+        (&["gateway", "restart"], true, vec![format!("print {svc}"), format!("kickstart -k {svc}")], true, "restarted"),
+        (&["daemon", "restart"], false, vec![format!("print {svc}"), format!("enable {svc}"), format!("bootstrap system {plist}")], true, "started it"),
+        (&["gateway", "stop"], true, vec![format!("print {svc}"), format!("bootout {svc}")], false, "stopped"),
+        (&["daemon", "stop"], false, vec![format!("print {svc}")], false, "is not loaded"),
+    ];
+    for (args, before, want, after, says) in cases {
+        let _ = fs::remove_file(a.mac.fake().join("loaded").join(LABEL));
+        if before {
+            a.load();
+        }
+        let r = a.run(args, None, "");
+        assert_eq!(r.code, 0, "{args:?}: {}", r.out);
+        let want: Vec<String> = want.into_iter().map(|c| format!("launchctl {c}")).collect();
+        assert_eq!(launchctl(&r.calls), want, "{args:?} (loaded: {before})");
+        assert_eq!(a.loaded(), after, "{args:?}");
+        assert!(r.out.contains(says), "{args:?}: {}", r.out);
+        assert!(r.runs.is_empty(), "{args:?} ran node");
+    }
+
+    // status: launchd's own state and pid (not those of its sections), then
+    // upstream's health check, as the account.
+    a.load();
+    let r = a.run(&["gateway", "status"], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(launchctl(&r.calls), [format!("launchctl print {svc}")]);
+    assert!(r.out.contains("  state = running\n  pid = 4242\n  last exit code = (never exited)\n"), "{}", r.out);
+    assert!(!r.out.contains("pid = 1\n") && !r.out.contains("state = active"), "{}", r.out);
+    assert!(r.out.contains("gateway: healthy"), "{}", r.out);
+    assert_eq!(r.runs.len(), 1);
+    assert_eq!((r.runs[0].uid.as_str(), r.runs[0].args.clone()), ("200", format!("{} gateway health", a.vars["ENTRY"])));
+    fs::remove_file(a.mac.fake().join("loaded").join(LABEL)).unwrap();
+    let r = a.run(&["daemon", "status"], None, "");
+    assert_eq!(r.code, 3, "{}", r.out);
+    assert!(r.out.contains("not loaded"), "{}", r.out);
+    assert!(r.runs.is_empty());
+
+    // The account cannot act on launchd through it.
+    a.load();
+    let r = a.run(&["gateway", "stop"], Some(200), "");
+    assert_eq!(r.code, 77, "{}", r.out);
+    assert!(launchctl(&r.calls).is_empty(), "{:?}", r.calls);
+    assert!(a.loaded());
+}
+
+#[test]
+fn admin_refuses_per_user_services_and_updates() {
+    need_root();
+    let a = Admin::new();
+    for args in [
+        &["gateway", "install"][..],
+        &["daemon", "uninstall"],
+        &["node", "install"],
+        &["node", "uninstall"],
+        &["uninstall"],
+        &["gateway", "install", "--force"],
+    ] {
+        let r = a.run(args, None, "");
+        assert_eq!(r.code, 1, "{args:?}: {}", r.out);
+        for needle in ["already is a system service", "sudo clawdbot gateway start|stop", "/Library/Clawdbot/bin/clawdbot-uninstall [--purge]"] {
+            assert!(r.out.contains(needle), "{args:?}: lacks {needle:?}: {}", r.out);
+        }
+        assert!(launchctl(&r.calls).is_empty() && r.runs.is_empty(), "{args:?}: {:?}", r.calls);
+    }
+    let r = a.run(&["update"], None, "");
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("installing a newer .pkg") && r.out.contains("sudo installer -pkg clawdbot-<version>-<arch>.pkg -target /"), "{}", r.out);
+    assert!(r.runs.is_empty());
+}
+
+#[test]
+fn admin_onboard_installs_no_per_user_service() {
+    need_root();
+    let a = Admin::new();
+    let r = a.run(&["onboard", "--flow", "quickstart"], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(r.runs.len(), 1);
+    assert_eq!(r.runs[0].args, format!("{} onboard --flow quickstart --no-install-daemon", a.vars["ENTRY"]));
+    assert_eq!(r.runs[0].uid, "200");
+    assert!(r.calls.iter().any(|c| c.starts_with("script -q /dev/null ")), "{:?}", r.calls);
+    assert!(r.out.contains("sudo clawdbot gateway restart"), "{}", r.out);
+    a.node_exits(2);
+    let r = a.run(&["onboard"], None, "");
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(!r.out.contains("gateway restart"), "{}", r.out);
+}
+
+#[test]
+fn admin_foreground_and_force_wait_for_the_daemon_to_stop() {
+    need_root();
+    let a = Admin::new();
+    let cases: [(&[&str], &str); 5] = [
+        (&["gateway"], "already runs as the LaunchDaemon com.clawdbot.gateway"),
+        (&["gateway", "run"], "already runs as the LaunchDaemon"),
+        (&["gateway", "--port", "18790"], "already runs as the LaunchDaemon"),
+        (&["gateway", "run", "--force"], "--force kills whatever listens on port 18789"),
+        (&["agents", "list", "--force"], "--force kills whatever listens on port 18789"),
+    ];
+    a.load();
+    for (args, why) in cases {
+        let r = a.run(args, None, "");
+        assert_eq!(r.code, 1, "{args:?}: {}", r.out);
+        assert!(r.out.contains(why) && r.out.contains("sudo clawdbot gateway stop"), "{args:?}: {}", r.out);
+        assert!(r.runs.is_empty(), "{args:?} ran node while the daemon is loaded");
+        assert_eq!(launchctl(&r.calls), [format!("launchctl print system/{LABEL}")]);
+    }
+    // Asking the running daemon is fine.
+    let r = a.run(&["gateway", "health"], None, "");
+    assert_eq!((r.code, r.runs.len()), (0, 1), "{}", r.out);
+
+    fs::remove_file(a.mac.fake().join("loaded").join(LABEL)).unwrap();
+    for (args, _) in cases {
+        let r = a.run(args, None, "");
+        assert_eq!(r.code, 0, "{args:?}: {}", r.out);
+        assert_eq!(r.runs.len(), 1, "{args:?}");
+        assert_eq!(r.runs[0].args, format!("{} {}", a.vars["ENTRY"], args.join(" ")));
+        assert_eq!(r.runs[0].uid, "200");
+    }
+}
+
+#[test]
+fn admin_reset_writes_a_new_configuration_as_the_account_and_keeps_the_old() {
+    need_root();
+    let a = Admin::new();
+    let state = a.state();
+    let config = state.join("clawdbot.json");
+
+    // Not on a terminal and no --yes: refused, nothing touched.
+    a.load();
+    let r = a.run(&["reset"], None, "y\n");
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("confirm with --yes"), "{}", r.out);
+    assert!(launchctl(&r.calls).is_empty(), "{:?}", r.calls);
+    assert_eq!(fs::read_to_string(&config).unwrap(), "old");
+    let r = a.run(&["reset", "--scope", "full"], None, "");
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert_eq!(fs::read_to_string(&config).unwrap(), "old");
+
+    // On a terminal it asks; anything but yes changes nothing.
+    let r = a.run_on_terminal(&["reset"], "n\n");
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("[y/N]") && r.out.contains("nothing changed"), "{}", r.out);
+    assert!(launchctl(&r.calls).is_empty(), "{:?}", r.calls);
+    assert_eq!(fs::read_to_string(&config).unwrap(), "old");
+
+    let r = a.run(&["reset", "--yes"], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    let svc = format!("system/{LABEL}");
+    assert_eq!(
+        launchctl(&r.calls),
+        [
+            format!("launchctl print {svc}"),
+            format!("launchctl bootout {svc}"),
+            format!("launchctl enable {svc}"),
+            format!("launchctl bootstrap system {}", a.vars["PLIST"])
+        ]
+    );
+    assert!(a.loaded());
+    let s = state.display();
+    let first_config = &a.vars["FIRST_CONFIG"];
+    let writer = format!("sudo -u _clawdbot -- /usr/bin/env -i PATH=/usr/bin:/bin HOME={s} /bin/sh {first_config} reset {s}");
+    let abs = a.mac.dir.path().join("fake-abs");
+    assert!(r.calls.contains(&format!("script -q /dev/null {}/{writer}", abs.display())), "{:?}", r.calls);
+    assert!(r.calls.contains(&writer), "{:?}", r.calls);
+    // The new configuration: the account's, 0600, with a new token.
+    assert_eq!(mode_owner(&config), (0o600, 200, 200));
+    let new = fs::read_to_string(&config).unwrap();
+    let token = token_of(&new);
+    assert!(token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()), "{new}");
+    assert!(new.contains(&format!("\"workspace\": \"{s}/workspace\"")), "{new}");
+    assert!(!r.out.contains(&token), "the token is not shown: {}", r.out);
+    // The old one, aside under a UTC time stamp.
+    let aside: Vec<PathBuf> =
+        fs::read_dir(&state).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_str().unwrap().contains("clawdbot.json.reset-")).collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    let stamp = aside[0].to_str().unwrap().rsplit("clawdbot.json.reset-").next().unwrap().to_owned();
+    assert!(stamp.len() == 16 && stamp.ends_with('Z') && stamp.as_bytes()[8] == b'T', "{stamp}");
+    assert_eq!(fs::read_to_string(&aside[0]).unwrap(), "old");
+    assert_eq!(mode_owner(&aside[0]).1, 200);
+    for says in [
+        "stopped com.clawdbot.gateway",
+        "moved the configuration aside to",
+        "with a new gateway token",
+        "started com.clawdbot.gateway with the new configuration",
+    ] {
+        assert!(r.out.contains(says), "reset does not say {says:?}: {}", r.out);
+    }
+    assert!(r.runs.is_empty(), "reset runs no node");
+
+    // The account cannot reset through it.
+    let r = a.run(&["reset", "--yes"], Some(200), "");
+    assert_eq!(r.code, 77, "{}", r.out);
+    assert_eq!(fs::read_to_string(&config).unwrap(), new);
+
+    // Answered yes on a terminal, with the daemon not loaded: a second reset.
+    fs::remove_file(a.mac.fake().join("loaded").join(LABEL)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = a.run_on_terminal(&["reset"], "y\n");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(
+        launchctl(&r.calls),
+        [format!("launchctl print {svc}"), format!("launchctl enable {svc}"), format!("launchctl bootstrap system {}", a.vars["PLIST"])]
+    );
+    let newer = fs::read_to_string(&config).unwrap();
+    assert_ne!(token_of(&newer), token);
+    let asides = fs::read_dir(&state).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_str().unwrap().starts_with("clawdbot.json.reset-")).count();
+    assert_eq!(asides, 2);
 }
 
 #[test]
@@ -749,15 +1576,24 @@ fn shipped_scripts_are_shellcheck_clean() {
     let m = manifest();
     let templates = Templates::load(&root()).unwrap();
     let vars = macos::vars(&m).unwrap();
+    assert!(pkg::template::COMMON.contains(&macos::WORDS_TEMPLATE));
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
-    for name in ["launchd/preinstall", "launchd/postinstall", "launchd/uninstall.sh", "launchd/clawdbot.sh"] {
+    // The shared word classifier is read as the admin command sources it (-x).
+    for name in ["launchd/preinstall", "launchd/postinstall", "launchd/uninstall.sh", "launchd/clawdbot.sh", "launchd/first-config.sh"] {
         let text = templates.render(name, &vars).unwrap();
         assert!(text.starts_with("#!/bin/sh\n"), "{name}");
         let path = dir.path().join(name.replace('/', "__"));
         fs::write(&path, text).unwrap();
         files.push(path.to_str().unwrap().to_owned());
     }
-    let args: Vec<&str> = ["--severity=style", "--shell=sh"].into_iter().chain(files.iter().map(String::as_str)).collect();
-    ok("shellcheck", "shellcheck", &args);
+    // -x, from the repository root: the admin command's `source=` directive names
+    // the word classifier there.
+    let out = Command::new("shellcheck")
+        .args(["-x", "--severity=style", "--shell=sh"])
+        .args(&files)
+        .current_dir(root())
+        .output()
+        .expect("shellcheck is needed by this test: install it with `apt-get install shellcheck`");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

@@ -186,6 +186,7 @@ fn scripts_provides_and_requires() {
         "postuninstall scriptlet (using /bin/sh):",
         "useradd --system --gid 'clawdbot' --home-dir '/var/lib/clawdbot' --no-create-home",
         "'/usr/lib/clawdbot/libexec/clawdbot-setup'",
+        "cannot run the gateway safely",
         "systemctl --no-reload disable --now 'clawdbot-gateway.service'",
         "systemctl try-restart 'clawdbot-gateway.service'",
     ] {
@@ -315,7 +316,19 @@ fn signed_with_a_throwaway_key_rpm_k_says_ok() {
 }
 
 /// Runs a rendered scriptlet with stub commands that log their arguments.
-fn run_script(f: &Fixture, name: &str, arg: &str, existing_account: bool) -> String {
+/// An account that exists before the scriptlet runs: its login shell and the
+/// groups `id -Gn` lists.
+#[derive(Clone, Copy)]
+struct Account {
+    shell: &'static str,
+    groups: &'static str,
+}
+
+const FIT: Account = Account { shell: "/usr/sbin/nologin", groups: "clawdbot" };
+
+/// Runs a scriptlet with stubs of the account tools and systemctl; returns what
+/// the stubs were asked to do, the exit status and the standard error.
+fn run_scriptlet(f: &Fixture, name: &str, arg: &str, account: Option<Account>) -> (String, bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
     for cmd in ["groupadd", "useradd", "systemctl"] {
@@ -323,13 +336,44 @@ fn run_script(f: &Fixture, name: &str, arg: &str, existing_account: bool) -> Str
         fs::write(&stub, format!("#!/bin/sh\necho \"{cmd} $*\" >> '{}'\n", log.display())).unwrap();
         fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let getent = dir.path().join("getent");
-    fs::write(&getent, if existing_account { "#!/bin/sh\necho \"$2:x:999:999::/:/bin/false\"\n" } else { "#!/bin/sh\nexit 2\n" }).unwrap();
-    fs::set_permissions(&getent, fs::Permissions::from_mode(0o755)).unwrap();
+    let (getent, id) = match account {
+        Some(a) => (
+            format!(
+                "#!/bin/sh\ncase \"$1 $2\" in\n  'passwd clawdbot') echo 'clawdbot:x:999:999::/var/lib/clawdbot:{}' ;;\n  'group 999' | 'group clawdbot') echo 'clawdbot:x:999:' ;;\n  *) exit 2 ;;\nesac\n",
+                a.shell
+            ),
+            format!("#!/bin/sh\necho '{}'\n", a.groups),
+        ),
+        None => ("#!/bin/sh\nexit 2\n".to_owned(), "#!/bin/sh\nexit 1\n".to_owned()),
+    };
+    for (cmd, text) in [("getent", getent), ("id", id)] {
+        fs::write(dir.path().join(cmd), text).unwrap();
+        fs::set_permissions(dir.path().join(cmd), fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let script = f.templates.render(name, &linux::vars(&f.manifest)).unwrap();
     let path = format!("{}:/usr/bin:/bin", dir.path().display());
-    run(Command::new("/bin/sh").arg("-c").arg(&script).arg(name).arg(arg).env("PATH", path));
-    fs::read_to_string(&log).unwrap_or_default()
+    let out = Command::new("/bin/sh").arg("-c").arg(&script).arg(name).arg(arg).env("PATH", path).output().unwrap();
+    (fs::read_to_string(&log).unwrap_or_default(), out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn run_script(f: &Fixture, name: &str, arg: &str, existing_account: bool) -> String {
+    let (log, ok, stderr) = run_scriptlet(f, name, arg, existing_account.then_some(FIT));
+    assert!(ok, "{name} {arg} failed: {stderr}");
+    log
+}
+
+#[test]
+fn pre_refuses_an_existing_account_with_a_shell_or_groups() {
+    let f = fixture();
+    let bad = Account { shell: "/bin/bash", groups: "clawdbot docker sudo" };
+    let (log, ok, stderr) = run_scriptlet(&f, "rpm/pre", "1", Some(bad));
+    assert!(!ok, "an unfit account must stop the installation");
+    assert_eq!(log, "", "nothing may be changed");
+    for want in ["login shell is '/bin/bash'", "usermod --shell /usr/sbin/nologin clawdbot", "supplementary groups: docker sudo", "nothing was changed"] {
+        assert!(stderr.contains(want), "{want:?} missing from:\n{stderr}");
+    }
+    let (_, ok, stderr) = run_scriptlet(&f, "rpm/pre", "2", Some(FIT));
+    assert!(ok, "a fit account passes: {stderr}");
 }
 
 #[test]

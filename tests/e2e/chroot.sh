@@ -9,5 +9,7 @@ check "$UNIT is enabled" expect enabled systemctl is-enabled "$UNIT"
 check "$UNIT came up at boot" wait_until "$START_LIMIT" is_active
 check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok
 check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
+check "the service wrote its first configuration with a token" has_token
+check "the config is 0600 $SVC_USER" expect "600 $SVC_USER" stat -c '%a %U' "$CONFIG"
 check "sudo clawdbot gateway health --json reports ok" gateway_healthy
 finish

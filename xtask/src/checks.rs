@@ -78,6 +78,8 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
         (l.bin.clone(), "-rwxr-xr-x"),
         (format!("{}/node/bin/node", l.prefix), "-rwxr-xr-x"),
         (format!("{}/libexec/{}-setup", l.prefix, m.package.name), "-rwxr-xr-x"),
+        (format!("{}/libexec/{}-first-config", l.prefix, m.package.name), "-rwxr-xr-x"),
+        (format!("{}/libexec/{}-words.sh", l.prefix, m.package.name), "-rw-r--r--"),
         (format!("/lib/systemd/system/{}", m.service.unit), "-rw-r--r--"),
         (format!("/usr/lib/sysusers.d/{}.conf", m.package.name), "-rw-r--r--"),
         (format!("/usr/lib/tmpfiles.d/{}.conf", m.package.name), "-rw-r--r--"),
@@ -104,7 +106,7 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
     let md5sums = std::fs::read_to_string(control.join("md5sums"))?;
     let regular = files.values().filter(|l| l.mode.starts_with('-')).count();
     ensure!(md5sums.lines().count() == regular, "md5sums has {} lines for {regular} files", md5sums.lines().count());
-    for script in ["postinst", "prerm", "postrm"] {
+    for script in ["preinst", "postinst", "prerm", "postrm"] {
         use std::os::unix::fs::PermissionsExt;
         let path = control.join(script);
         let text = std::fs::read_to_string(&path).with_context(|| format!("no {script} in the package"))?;
@@ -116,6 +118,8 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
     for needle in ["systemd-sysusers", "useradd --system", "[ -d /run/systemd/system ]", "deb-systemd-helper"] {
         ensure!(postinst.contains(needle), "postinst does not contain {needle:?}");
     }
+    let preinst = std::fs::read_to_string(control.join("preinst"))?;
+    ensure!(preinst.contains("cannot run the gateway safely") && preinst.contains("id -Gn"), "preinst does not check an existing account");
     let postrm = std::fs::read_to_string(control.join("postrm"))?;
     ensure!(postrm.contains("rm -rf --one-file-system") && !postrm.contains("userdel"), "postrm must purge state and keep the user");
 

@@ -47,7 +47,7 @@ pub struct Args {
     /// from this checkout with the packaging revision raised by one).
     #[arg(long)]
     pub upgrade_rpm: Option<PathBuf>,
-    /// Run only this scenario (repeatable): install, isolation, upgrade, remove-purge, chroot, rpm.
+    /// Run only this scenario (repeatable): install, isolation, admin, upgrade, remove-purge, chroot, rpm.
     #[arg(long = "scenario")]
     pub scenarios: Vec<String>,
     /// Seconds one scenario may take, boot and shutdown included.
@@ -79,7 +79,7 @@ pub const BOOKWORM: Release = Release { suite: "bookworm", mirror: "http://deb.d
 /// What every scenario uses inside the container, besides the package's Depends.
 /// (`rpm` is Debian's rpm, for the rpm scenario.)
 const BASE_PACKAGES: &[&str] =
-    &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils", "rpm"];
+    &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils", "rpm", "iproute2"];
 
 /// Host tools the rpm scenario needs besides TOOLS: reading and comparing the .rpm versions.
 const RPM_TOOLS: &[(&str, &str)] = &[("rpm", "rpm")];
@@ -97,6 +97,12 @@ pub struct Scenario {
 pub const SCENARIOS: &[Scenario] = &[
     Scenario { name: "install", what: "apt-get install; user, service, HTTP 200, health, state dir, token", chroot_first: false, rpm: false },
     Scenario { name: "isolation", what: "the sandbox hides /home and /root, is read-only outside its state", chroot_first: false, rpm: false },
+    Scenario {
+        name: "admin",
+        what: "sudo clawdbot runs the CLI in the sandbox on its own terminal; its service words act on the system service",
+        chroot_first: false,
+        rpm: false,
+    },
     Scenario { name: "upgrade", what: "a higher version restarts the service and keeps token, config, marker, user", chroot_first: false, rpm: false },
     Scenario { name: "remove-purge", what: "remove keeps state and user, purge clears state, reinstall makes a new token", chroot_first: false, rpm: false },
     Scenario { name: "chroot", what: "install without a running systemd, then boot: the service comes up", chroot_first: true, rpm: false },
@@ -330,7 +336,7 @@ fn bump_revision(text: &str, bump: u32) -> Result<String> {
 /// A hash of everything a package of `format` is built from.
 fn inputs_hash(root: &Path, manifest_text: &str, format: Format) -> Result<String> {
     let mut files = Vec::new();
-    let mut dirs = vec!["payload", "systemd", "debian", "pkg"];
+    let mut dirs = vec!["payload", "admin", "systemd", "debian", "pkg"];
     if format == Format::Rpm {
         dirs.push("rpm");
     }

@@ -49,6 +49,8 @@ pub fn check_real_rpm(sh: &Shell, rpm: &Path, target: Target) -> Result<()> {
         (paths.node.as_str(), "0100755"),
         (paths.entry.as_str(), "0100755"),
         (paths.setup.as_str(), "0100755"),
+        (paths.first_config.as_str(), "0100755"),
+        (paths.words.as_str(), "0100644"),
         (unit.as_str(), "0100644"),
         (paths.sysusers.as_str(), "0100644"),
         (paths.tmpfiles.as_str(), "0100644"),

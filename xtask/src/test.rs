@@ -106,7 +106,7 @@ fn shellcheck(sh: &Shell) -> Result<()> {
     for name in pkg::template::Templates::names() {
         let vars = if pkg::macos::TEMPLATES.contains(&name) { &macos_vars } else { &linux_vars };
         let text = templates.render(name, vars)?;
-        if text.starts_with("#!/bin/sh") || text.starts_with("#!/bin/bash") {
+        if text.starts_with("#!/bin/sh") || text.starts_with("#!/bin/bash") || text.starts_with("# shellcheck shell=sh") {
             let out = dir.join(name.replace('/', "__"));
             std::fs::write(&out, text)?;
             files.push(out);
@@ -115,10 +115,20 @@ fn shellcheck(sh: &Shell) -> Result<()> {
     if files.len() < 14 {
         bail!("expected at least 14 shell scripts to check, found {}", files.len());
     }
-    // Not shipped, but run by `dist` in a namespace of its own.
+    // Not shipped, but run by `dist` in a namespace of its own, by CI, and by
+    // the end-to-end scenarios inside their containers.
     files.push(root.join("xtask/src/warm.sh"));
+    files.push(root.join(".ci/run"));
+    for e in std::fs::read_dir(root.join("tests/e2e"))? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "sh") {
+            files.push(p);
+        }
+    }
     let list = &files;
-    cmd!(sh, "shellcheck --severity=style {list...}").run()?;
+    // -x: the admin commands source the shared word list (source= directives
+    // name it relative to the repository root).
+    cmd!(sh, "shellcheck -x --severity=style {list...}").run()?;
     eprintln!("    {} scripts clean", files.len());
     Ok(())
 }

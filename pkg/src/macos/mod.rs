@@ -1,7 +1,9 @@
 //! The macOS installer package: what it installs and how it is written.
 //!
 //! - the payload under the `[macos]` prefix, root-owned: the Node.js runtime, the
-//!   gateway tree, the admin command and the uninstaller;
+//!   gateway tree, the admin command and the uninstaller, and under `libexec/` the
+//!   shared word classifier the admin command sources and the script that writes
+//!   the first configuration (run as the daemon account, never as root);
 //! - the LaunchDaemon plist in `/Library/LaunchDaemons`, root:wheel 0644;
 //! - the `preinstall` and `postinstall` scripts, which create the hidden account,
 //!   the state directory and the first configuration at install time, and load
@@ -26,7 +28,12 @@ use crate::template::Vars;
 use crate::Error;
 
 /// Files under the repository root that are rendered into the package.
-pub const TEMPLATES: &[&str] = &["launchd/gateway.plist", "launchd/preinstall", "launchd/postinstall", "launchd/uninstall.sh", "launchd/clawdbot.sh"];
+pub const TEMPLATES: &[&str] =
+    &["launchd/gateway.plist", "launchd/preinstall", "launchd/postinstall", "launchd/uninstall.sh", "launchd/clawdbot.sh", "launchd/first-config.sh"];
+
+/// The shared template of the admin command's words (in [`crate::template::COMMON`]),
+/// staged under `libexec/`.
+pub const WORDS_TEMPLATE: &str = "admin/clawdbot-words.sh";
 
 /// The range in which the postinstall script looks for a free user and group id,
 /// where macOS installers keep their daemon accounts.
@@ -57,7 +64,20 @@ pub struct Paths {
     /// The admin command under the prefix (linked from `[macos].bin`).
     pub cli: String,
     pub uninstall: String,
+    /// The word classifier sourced by the admin command (0644).
+    pub words: String,
+    /// Writes the first configuration; run as the account by postinstall and reset.
+    pub first_config: String,
     pub plist: String,
+    /// The daemon's temporary files and V8's code cache (`TMPDIR`,
+    /// `NODE_COMPILE_CACHE`): `<state_dir>/cache`, made by postinstall as the account.
+    pub cache_dir: String,
+    /// launchd's stdout/stderr files of the daemon: root-owned, outside the state
+    /// directory, `/Library/Logs/<last component of the prefix>`.
+    pub log_dir: String,
+    /// Root's record of whether the package created the account and the group, in
+    /// root-owned `/var/db`, outside the state directory and the prefix.
+    pub account_record: String,
 }
 
 impl Paths {
@@ -71,7 +91,12 @@ impl Paths {
             entry: format!("{prefix}/app/{}", m.payload.entry),
             cli: format!("{prefix}/bin/{name}"),
             uninstall: format!("{prefix}/bin/{name}-uninstall"),
+            words: format!("{prefix}/libexec/{name}-words.sh"),
+            first_config: format!("{prefix}/libexec/{name}-first-config"),
             plist: format!("/Library/LaunchDaemons/{}.plist", m.service.launchd_label),
+            cache_dir: format!("{}/cache", mac.state_dir),
+            log_dir: format!("/Library/Logs/{}", prefix.rsplit('/').next().unwrap_or(name)),
+            account_record: format!("/var/db/.{name}-account"),
         }
     }
 }
@@ -94,6 +119,14 @@ pub fn vars(m: &Manifest) -> Result<Vars, Error> {
         ("ENTRY", p.entry.clone()),
         ("CLI", p.cli.clone()),
         ("UNINSTALL", p.uninstall.clone()),
+        ("WORDS", p.words.clone()),
+        ("FIRST_CONFIG", p.first_config.clone()),
+        ("PLIST", p.plist.clone()),
+        ("CACHE_DIR", p.cache_dir.clone()),
+        ("LOG_DIR", p.log_dir.clone()),
+        ("ACCOUNT_RECORD", p.account_record.clone()),
+        // What Installer and `pkgutil --pkg-info` show: the version with the revision.
+        ("PKG_VERSION", m.deb_version()),
         ("FIRST_ID", FIRST_ID.to_string()),
         ("LAST_ID", LAST_ID.to_string()),
     ]);
@@ -129,6 +162,8 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
     s.prune(&p.app, &m.payload.prune);
     s.add_bytes(&p.cli, render("launchd/clawdbot.sh")?, 0o755)?;
     s.add_bytes(&p.uninstall, render("launchd/uninstall.sh")?, 0o755)?;
+    s.add_bytes(&p.words, render(WORDS_TEMPLATE)?, 0o644)?;
+    s.add_bytes(&p.first_config, render("launchd/first-config.sh")?, 0o755)?;
     s.add_bytes(&p.plist, render("launchd/gateway.plist")?, 0o644)?;
     Ok(s)
 }
