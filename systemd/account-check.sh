@@ -9,8 +9,8 @@ if account_entry=$(getent passwd '@USER@'); then
     account_uid=$(printf '%s\n' "$account_entry" | cut -d: -f3)
     account_gid=$(printf '%s\n' "$account_entry" | cut -d: -f4)
     account_shell=$(printf '%s\n' "$account_entry" | cut -d: -f7)
-    case "$account_shell" in
-        /usr/sbin/nologin | /sbin/nologin | /usr/bin/false | /bin/false) ;;
+    case ' /usr/sbin/nologin /sbin/nologin /usr/bin/false /bin/false ' in
+        *" $account_shell "*) ;;
         *) account_problems="$account_problems
   - its login shell is '$account_shell'; fix: usermod --shell /usr/sbin/nologin @USER@" ;;
     esac

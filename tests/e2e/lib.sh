@@ -388,7 +388,7 @@ old_admin_command() {
 on_terminal() {
     _out=$1
     shift
-    sleep 30 | timeout 120 script -qec "bash -c '$1; if read -r -t 3 line; then echo \"READ:\$line\"; fi'" /dev/null > "$_out" 2>&1
+    sleep 120 | timeout 150 script -qec "bash -c '$1; if read -r -t 3 line; then echo \"READ:\$line\"; fi'" /dev/null > "$_out" 2>&1
     cat "$_out"
 }
 
@@ -441,10 +441,19 @@ survivor_alive() {
 # The settings that make up a unit's sandbox, as systemd applies them.
 SANDBOX_PROPS=User,Group,NoNewPrivileges,ProtectSystem,ProtectHome,PrivateTmp,PrivateDevices,PrivateUsers,PrivateMounts,PrivateIPC,ProtectHostname,ProtectClock,ProtectKernelTunables,ProtectKernelModules,ProtectKernelLogs,ProtectControlGroups,ProtectProc,ProcSubset,RestrictNamespaces,RestrictRealtime,RestrictSUIDSGID,LockPersonality,MemoryDenyWriteExecute,RemoveIPC,KeyringMode,DevicePolicy,CapabilityBoundingSet,AmbientCapabilities,SystemCallArchitectures,SystemCallFilter,SystemCallErrorNumber,RestrictAddressFamilies,IPAddressDeny,IPAddressAllow,InaccessiblePaths,ReadWritePaths,TemporaryFileSystem,UMask,MemoryMax,TasksMax,LimitNOFILE,Environment,EnvironmentFiles,WorkingDirectory,StateDirectory,CacheDirectory
 
+# sandbox_of UNIT: its sandbox settings, one a line, the words of each value
+# sorted (systemd lists address sets in no fixed order).
+sandbox_of() {
+    systemctl show -p "$SANDBOX_PROPS" "$1" | while IFS= read -r _line; do
+        # shellcheck disable=SC2086 # split the value into its words
+        printf '%s=%s\n' "${_line%%=*}" "$(set -f; printf '%s\n' ${_line#*=} | sort | tr '\n' ' ')"
+    done
+}
+
 # same_sandbox UNIT: UNIT has the gateway unit's sandbox, setting by setting.
 same_sandbox() {
-    systemctl show -p "$SANDBOX_PROPS" "$UNIT" > "$OUT/sandbox-gateway.txt"
-    systemctl show -p "$SANDBOX_PROPS" "$1" > "$OUT/sandbox-other.txt"
+    sandbox_of "$UNIT" > "$OUT/sandbox-gateway.txt"
+    sandbox_of "$1" > "$OUT/sandbox-other.txt"
     echo "$(wc -l < "$OUT/sandbox-gateway.txt") settings compared"
     diff "$OUT/sandbox-gateway.txt" "$OUT/sandbox-other.txt"
 }

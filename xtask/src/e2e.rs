@@ -639,6 +639,10 @@ fn boot(root: &Path, dir: &Path, s: &Scenario, volatile: bool, console: &Path, d
         .arg(format!("--bind={}:/var/log/journal", dir.join("journal").display()))
         .arg(format!("--bind-ro={}:/etc/systemd/system/{SCENARIO_UNIT}", dir.join("tests").join(SCENARIO_UNIT).display()))
         .arg("--setenv=SYSTEMD_COLORS=0")
+        // The unified cgroup hierarchy inside the container, as on current
+        // distributions, even where the host still mounts cgroup v1: systemd's
+        // IP firewall (IPAddressDeny=) needs it.
+        .env("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY", "1")
         .arg(format!("systemd.wants={SCENARIO_UNIT}"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
