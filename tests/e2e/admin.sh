@@ -97,8 +97,12 @@ check "sudo clawdbot gateway health --json reports ok with the new token" wait_u
 check "clawdbot --version prints the package's version" sh -c "clawdbot --version | grep -q '^clawdbot '"
 check "clawdbot --help lists the service words, then upstream's commands" sh -c \
     "clawdbot --help > '$OUT/help.txt' 2>&1; grep -q 'gateway restart' '$OUT/help.txt' && grep -q 'onboard' '$OUT/help.txt' && grep -qi 'Usage: clawdbot' '$OUT/help.txt'"
-on_terminal "$OUT/onboard.txt" "timeout 90 clawdbot onboard" > /dev/null
-check "interactive onboarding shows its first prompt on the command's own terminal" grep -q "Clawdbot onboarding" "$OUT/onboard.txt"
-check_not "interrupting the admin command stops its transient unit" has_admin_unit
+on_terminal "$OUT/onboard.txt" "timeout 90 clawdbot onboard" > /dev/null &
+onboard=$!
+check "interactive onboarding shows its first prompt on the command's own terminal" \
+    wait_until 90 grep -q "Clawdbot onboarding" "$OUT/onboard.txt"
+pkill -TERM -f "clawdbot onboard" || true
+wait "$onboard"
+check "interrupting the admin command stops its transient unit" wait_until 20 no_admin_unit
 check_not "the admin command refuses an ordinary user" runuser -u alice -- clawdbot gateway health
 finish

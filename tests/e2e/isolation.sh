@@ -129,5 +129,5 @@ rm -f "/proc/$pid/root/tmp/clawdbot/e2e-burst.log"
 check "the gateway still answers HTTP 200" http_ok
 check "the gateway is healthy (with a /proc of processes only)" gateway_healthy
 metric gateway_peak_rss_mib "$(($(status_field "$pid" VmHWM) / 1024))"
-metric gateway_tasks "$(systemctl show -P TasksCurrent "$UNIT")"
+metric gateway_threads "$(status_field "$pid" Threads)"
 finish

@@ -388,7 +388,7 @@ old_admin_command() {
 on_terminal() {
     _out=$1
     shift
-    sleep 120 | timeout 150 script -qec "bash -c '$1; if read -r -t 3 line; then echo \"READ:\$line\"; fi'" /dev/null > "$_out" 2>&1
+    sleep 120 | timeout 150 script -qfec "bash -c '$1; if read -r -t 3 line; then echo \"READ:\$line\"; fi'" /dev/null > "$_out" 2>&1
     cat "$_out"
 }
 
@@ -465,6 +465,10 @@ admin_unit() {
 
 has_admin_unit() {
     [ -n "$(admin_unit)" ]
+}
+
+no_admin_unit() {
+    ! has_admin_unit
 }
 
 # newer_in_state MARKER: files in the state dir newer than MARKER.

@@ -639,9 +639,12 @@ fn boot(root: &Path, dir: &Path, s: &Scenario, volatile: bool, console: &Path, d
         .arg(format!("--bind={}:/var/log/journal", dir.join("journal").display()))
         .arg(format!("--bind-ro={}:/etc/systemd/system/{SCENARIO_UNIT}", dir.join("tests").join(SCENARIO_UNIT).display()))
         .arg("--setenv=SYSTEMD_COLORS=0")
-        // The unified cgroup hierarchy inside the container, as on current
-        // distributions, even where the host still mounts cgroup v1: systemd's
-        // IP firewall (IPAddressDeny=) needs it.
+        // systemd's IP firewall (IPAddressDeny=) attaches BPF programs to the
+        // unit's cgroup: it needs the unified cgroup hierarchy inside the
+        // container, as current distributions have, even where the host still
+        // mounts cgroup v1, and the bpf() system call, which nspawn's filter
+        // otherwise refuses (without it the firewall is silently skipped).
+        .arg("--system-call-filter=bpf")
         .env("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY", "1")
         .arg(format!("systemd.wants={SCENARIO_UNIT}"))
         .stdin(Stdio::null())
