@@ -97,7 +97,7 @@ check "sudo clawdbot gateway health --json reports ok with the new token" wait_u
 check "clawdbot --version prints the package's version" sh -c "clawdbot --version | grep -q '^clawdbot '"
 check "clawdbot --help lists the service words, then upstream's commands" sh -c \
     "clawdbot --help > '$OUT/help.txt' 2>&1; grep -q 'gateway restart' '$OUT/help.txt' && grep -q 'onboard' '$OUT/help.txt' && grep -qi 'Usage: clawdbot' '$OUT/help.txt'"
-on_terminal "$OUT/onboard.txt" "timeout 90 clawdbot onboard" > /dev/null &
+on_terminal "$OUT/onboard.txt" "timeout --foreground 90 clawdbot onboard" > /dev/null &
 onboard=$!
 check "interactive onboarding shows its first prompt on the command's own terminal" \
     wait_until 90 grep -q "Clawdbot onboarding" "$OUT/onboard.txt"
