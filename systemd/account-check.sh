@@ -9,7 +9,8 @@ if account_entry=$(getent passwd '@USER@'); then
     account_uid=$(printf '%s\n' "$account_entry" | cut -d: -f3)
     account_gid=$(printf '%s\n' "$account_entry" | cut -d: -f4)
     account_shell=$(printf '%s\n' "$account_entry" | cut -d: -f7)
-    case ' /usr/sbin/nologin /sbin/nologin /usr/bin/false /bin/false ' in
+    account_no_login=' /usr/sbin/nologin /sbin/nologin /usr/bin/false /bin/false '
+    case "$account_no_login" in
         *" $account_shell "*) ;;
         *) account_problems="$account_problems
   - its login shell is '$account_shell'; fix: usermod --shell /usr/sbin/nologin @USER@" ;;
