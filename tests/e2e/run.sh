@@ -15,7 +15,7 @@ phase=${1:-boot}
 scenario=$(cat /e2e/scenario)
 out=/e2e/out
 # The host stops the container after its own, longer limit.
-limit=${E2E_SCENARIO_TIMEOUT:-480}
+limit=${E2E_SCENARIO_TIMEOUT:-840}
 mkdir -p "$out"
 
 echo "# scenario $scenario, phase $phase" | tee -a "$out/results"

@@ -56,7 +56,7 @@ pub struct Args {
 }
 
 /// Seconds one scenario may take by default.
-const TIMEOUT: u64 = 600;
+const TIMEOUT: u64 = 960;
 
 impl Default for Args {
     /// The same defaults as on the command line.
