@@ -233,18 +233,14 @@ case "$word" in
             /bin/launchctl bootout "$service"
             echo "clawdbot: stopped $label"
         fi
-        token=$(/usr/bin/od -An -N32 -tx1 /dev/urandom | /usr/bin/tr -d ' \n')
-        # As the account, in a session of its own. The token goes in on the
-        # pseudo-terminal, which echoes it: that line is left out of what is shown.
+        # As the account, in a session of its own; the script makes the token.
         status=0
-        output=$(printf '%s\n' "$token" | /usr/bin/script -q /dev/null /usr/bin/sudo -u "$user" -- \
-            /usr/bin/env -i PATH=/usr/bin:/bin HOME="$state" /bin/sh '@FIRST_CONFIG@' reset "$state" 2>&1) || status=$?
+        output=$(/usr/bin/script -q /dev/null /usr/bin/sudo -u "$user" -- \
+            /usr/bin/env -i PATH=/usr/bin:/bin HOME="$state" /bin/sh '@FIRST_CONFIG@' reset "$state" </dev/null 2>&1) || status=$?
         cr=$(printf '\r')
         printf '%s\n' "$output" | while IFS= read -r line; do
             line=${line%"$cr"}
-            if [ -n "$line" ] && [ "$line" != "$token" ]; then
-                printf 'clawdbot: %s\n' "${line#@NAME@-first-config: }"
-            fi
+            [ -z "$line" ] || printf 'clawdbot: %s\n' "${line#@NAME@-first-config: }"
         done
         bootstrap
         if [ "$status" -ne 0 ]; then

@@ -10,8 +10,8 @@
 #                                   clawdbot.json.reset-<UTC time>, then
 #                                   write a new one
 #
-# The gateway token is read from standard input: one line of hexadecimal digits.
-# It is never an argument, so no other user sees it in the process list.
+# The gateway token is made here, from /dev/urandom: it is never an argument,
+# never passes through a pipe or a terminal, and is never printed.
 set -eu
 PATH=/usr/bin:/bin
 umask 077
@@ -25,26 +25,13 @@ if [ "$(/usr/bin/id -u)" -eq 0 ]; then
     exit 1
 fi
 if [ "$#" -ne 2 ]; then
-    log "usage: $0 new|reset DIR (the token on standard input)"
+    log "usage: $0 new|reset DIR"
     exit 2
 fi
 mode=$1
 dir=$2
 config="$dir/clawdbot.json"
-
-token=''
-IFS= read -r token || true
-token=${token%"$(printf '\r')"}
-case "$token" in
-    '' | *[!0-9a-f]*)
-        log "expected a token of lower-case hexadecimal digits on standard input"
-        exit 1
-        ;;
-esac
-if [ "${#token}" -lt 32 ]; then
-    log "the token is too short (${#token} digits, at least 32)"
-    exit 1
-fi
+token=$(/usr/bin/od -An -N32 -tx1 /dev/urandom | /usr/bin/tr -d ' \n')
 
 # Created with O_EXCL (noclobber) and mode 0600: an existing file or link is
 # never written through.
