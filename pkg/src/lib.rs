@@ -6,7 +6,8 @@
 //! - [`template`]: `@NAME@` substitution for the plain service and script files;
 //! - [`linux`]: what a Linux package installs, shared by the deb and rpm writers;
 //! - [`licences`]: the bundled npm packages' licences, for the copyright data;
-//! - [`deb`], [`rpm`], [`macos`]: the writers.
+//! - [`deb`], [`rpm`], [`macos`]: the writers;
+//! - [`repo`]: signed APT and yum repositories of built packages.
 //!
 //! Writers are functions of (manifest, stage) to bytes: no network, no root, no
 //! knowledge of where the payload came from.
@@ -16,6 +17,7 @@ pub mod licences;
 pub mod linux;
 pub mod macos;
 pub mod manifest;
+pub mod repo;
 pub mod rpm;
 pub mod stage;
 pub mod target;

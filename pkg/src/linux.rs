@@ -47,6 +47,18 @@ pub struct Payload {
     /// its [`SEED_STAMP`] file; shipped read-only and copied into the cache
     /// directory before a start. None: the first start transpiles.
     pub jiti: Option<PathBuf>,
+    /// The public keys of the package repository, shipped so that a key
+    /// rotation reaches users as an ordinary upgrade (the `.deb` installs the
+    /// binary keyring apt's `Signed-By` names, the `.rpm` the armoured keys for
+    /// `rpm --import`).
+    pub keyring: Option<Keyring>,
+}
+
+/// The repository's public keys in both encodings.
+#[derive(Debug, Clone)]
+pub struct Keyring {
+    pub binary: Vec<u8>,
+    pub armored: String,
 }
 
 /// The file in the shipped transpile cache whose contents identify the cache.
@@ -181,5 +193,11 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     s.add_bytes(&p.tmpfiles, render("systemd/tmpfiles.conf")?, 0o644)?;
     // Root-only: systemd reads it before dropping privileges; it may hold API keys.
     s.add_config(&p.env_file, render("systemd/gateway.env")?, 0o600)?;
+    if let Some(k) = &payload.keyring {
+        match flavor {
+            Flavor::Deb => s.add_bytes(&crate::repo::keyring_path(m), k.binary.clone(), 0o644)?,
+            Flavor::Rpm => s.add_bytes(&crate::repo::rpm_key_path(m), k.armored.clone().into_bytes(), 0o644)?,
+        }
+    }
     Ok(s)
 }

@@ -79,6 +79,13 @@ impl Signer {
             .map_err(|e| Error::Stage(format!("{}: not a usable ASCII-armoured OpenPGP secret key: {e}", path.display())))?;
         Ok(Signer { inner })
     }
+
+    /// The same from the key's armoured text.
+    pub fn from_armored(text: &str) -> Result<Signer, Error> {
+        let inner =
+            ::rpm::signature::pgp::Signer::from_asc_bytes(text.as_bytes()).map_err(|e| Error::Stage(format!("not a usable OpenPGP secret key: {e}")))?;
+        Ok(Signer { inner })
+    }
 }
 
 /// Writes `<out_dir>/<file_name>` and returns its path. On error no file is left
@@ -227,8 +234,7 @@ pub const ZSTD_WINDOW_LOG: u32 = 27;
 /// not). The digest of the uncompressed payload (`PAYLOADDIGESTALT`) stays as the
 /// crate computed it.
 fn compress_payload(pkg: &mut ::rpm::Package, c: Compression, threads: u32, signer: Option<(&Signer, Timestamp)>) -> Result<(), Error> {
-    use ::rpm::signature::Signing as _;
-    use ::rpm::{Header, HeaderEntry, IndexData, IndexSignatureTag, IndexTag, RpmFormat, SignatureHeaderBuilder};
+    use ::rpm::{Header, HeaderEntry, IndexData, IndexTag};
     use sha2::Digest as _;
     let fail = |what: &str, e: ::rpm::Error| Error::Stage(format!("{what}: {e}"));
 
@@ -277,10 +283,26 @@ fn compress_payload(pkg: &mut ::rpm::Package, c: Compression, threads: u32, sign
     pkg.metadata.header = Header::from_entries(entries, IndexTag::RPMTAG_HEADERIMMUTABLE);
 
     let header = pkg.header_bytes().map_err(|e| fail("writing the header", e))?;
-    let mut sig =
-        SignatureHeaderBuilder::new().format(RpmFormat::V4).set_content_length(header.len() as u64 + compressed.len() as u64).calculate_digests(&header);
+    pkg.metadata.signature = signature_header(&header, compressed.len() as u64, raw_len, signer)?;
+    pkg.payload = compressed;
+    Ok(())
+}
+
+/// The signature header of a v4 package: digests of `header`, the OpenPGP
+/// signature of the header when there is a signer, the header+payload size and
+/// the uncompressed payload size.
+fn signature_header(
+    header: &[u8],
+    payload_len: u64,
+    raw_len: u64,
+    signer: Option<(&Signer, Timestamp)>,
+) -> Result<::rpm::Header<::rpm::IndexSignatureTag>, Error> {
+    use ::rpm::signature::Signing as _;
+    use ::rpm::{Header, HeaderEntry, IndexData, IndexSignatureTag, RpmFormat, SignatureHeaderBuilder};
+    let fail = |what: &str, e: ::rpm::Error| Error::Stage(format!("{what}: {e}"));
+    let mut sig = SignatureHeaderBuilder::new().format(RpmFormat::V4).set_content_length(header.len() as u64 + payload_len).calculate_digests(header);
     if let Some((signer, time)) = signer {
-        sig = sig.add_openpgp_signature(signer.inner.sign(&header[..], time).map_err(|e| fail("signing the header", e))?);
+        sig = sig.add_openpgp_signature(signer.inner.sign(header, time).map_err(|e| fail("signing the header", e))?);
     }
     let sig = sig.build().map_err(|e| fail("writing the signature header", e))?;
     let sig_region = IndexSignatureTag::HEADER_SIGNATURES as u32;
@@ -295,9 +317,50 @@ fn compress_payload(pkg: &mut ::rpm::Package, c: Compression, threads: u32, sign
         Ok(n) => HeaderEntry { tag: IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE as u32, data: IndexData::Int32(vec![n]) },
         Err(_) => HeaderEntry { tag: IndexSignatureTag::RPMSIGTAG_LONGARCHIVESIZE as u32, data: IndexData::Int64(vec![raw_len]) },
     });
-    pkg.metadata.signature = Header::from_entries(entries, IndexSignatureTag::HEADER_SIGNATURES);
-    pkg.payload = compressed;
-    Ok(())
+    Ok(Header::from_entries(entries, IndexSignatureTag::HEADER_SIGNATURES))
+}
+
+/// Writes `src` signed by `signer` to `dest` (replacing any signature it had), as
+/// `rpmsign --addsign` does: header and payload stay byte for byte, the signature
+/// time is the package's build time (or `not_before` when that is later: a
+/// signature may not predate its key), so signing is reproducible. On error no
+/// file is left at `dest`.
+pub fn sign_file(src: &Path, dest: &Path, signer: &Signer, not_before: u32) -> Result<(), Error> {
+    use ::rpm::{IndexData, IndexSignatureTag};
+    let fail = |what: &str, e: ::rpm::Error| Error::Stage(format!("{}: {what}: {e}", src.display()));
+    let mut pkg = ::rpm::Package::open(src).map_err(|e| fail("reading the package", e))?;
+    let time = pkg.metadata.get_build_time().map_err(|e| fail("reading the build time", e))?;
+    let time = u32::try_from(time).map_err(|_| Error::Stage(format!("{}: build time {time} does not fit an RPM timestamp", src.display())))?.max(not_before);
+    let raw_len = pkg
+        .metadata
+        .signature
+        .get_all_entries()
+        .map_err(|e| fail("reading the signature header", e))?
+        .into_iter()
+        .find_map(|(tag, data)| match data {
+            IndexData::Int32(v) if tag == IndexSignatureTag::RPMSIGTAG_PAYLOADSIZE as u32 => v.first().map(|n| u64::from(*n)),
+            IndexData::Int64(v) if tag == IndexSignatureTag::RPMSIGTAG_LONGARCHIVESIZE as u32 => v.first().copied(),
+            _ => None,
+        })
+        .ok_or_else(|| Error::Stage(format!("{}: the signature header has no payload size", src.display())))?;
+    let header = pkg.header_bytes().map_err(|e| fail("writing the header", e))?;
+    pkg.metadata.signature = signature_header(&header, pkg.payload.len() as u64, raw_len, Some((signer, Timestamp(time))))?;
+    let mut out = AtomicFile::create(dest)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file());
+    pkg.write(&mut w).map_err(|e| rpm_error(dest, e))?;
+    w.flush().map_err(|e| Error::io(dest, e))?;
+    drop(w);
+    out.commit().map(|_| ())
+}
+
+/// The SHA-256 of an rpm's main header, which holds the digest of its payload:
+/// two files with the same identity differ at most in their signatures.
+pub fn identity(path: &Path) -> Result<String, Error> {
+    use sha2::Digest as _;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = ::rpm::PackageMetadata::parse(&mut std::io::BufReader::new(f)).map_err(|e| rpm_error(path, e))?;
+    let bytes = meta.header_bytes().map_err(|e| rpm_error(path, e))?;
+    Ok(crate::write::hex(&sha2::Sha256::digest(&bytes)))
 }
 
 /// Directories the package owns, with everything below them.

@@ -37,7 +37,7 @@ fn fixture(dir: &Path) -> Payload {
     fs::create_dir_all(&jiti).unwrap();
     fs::write(jiti.join("memory-core-index.985d8daa.cjs"), "module.exports = {};\n").unwrap();
     fs::write(jiti.join(linux::SEED_STAMP), "0123abcd\n").unwrap();
-    Payload { app, node, jiti: Some(jiti) }
+    Payload { app, node, jiti: Some(jiti), keyring: None }
 }
 
 fn build(payload: &Payload, out: &Path, mtime: u64) -> Result<PathBuf, pkg::Error> {

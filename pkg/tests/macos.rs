@@ -90,7 +90,7 @@ fn fixture(dir: &Path, target: Target, extra: usize) -> Payload {
     fs::write(node.join("bin/node"), macho(cpu(target))).unwrap();
     fs::set_permissions(node.join("bin/node"), fs::Permissions::from_mode(0o755)).unwrap();
     fs::write(node.join("LICENSE"), "MIT\n").unwrap();
-    Payload { app, node, jiti: None }
+    Payload { app, node, jiti: None, keyring: None }
 }
 
 fn build(dir: &Path, target: Target, extra: usize) -> PathBuf {

@@ -70,7 +70,7 @@ fn fixture() -> Fixture {
     let root = root();
     let manifest = Manifest::load(&root.join("clawdbot.toml")).unwrap();
     let templates = Templates::load(&root).unwrap();
-    let stage = linux::stage(&manifest, Flavor::Rpm, &Payload { app, node, jiti: None }, &templates).unwrap();
+    let stage = linux::stage(&manifest, Flavor::Rpm, &Payload { app, node, jiti: None, keyring: None }, &templates).unwrap();
     Fixture { _dir: dir, out, manifest, templates, stage }
 }
 

@@ -30,6 +30,12 @@ pub struct Args {
     /// $CLAWDBOT_RPM_SIGNING_KEY; unsigned when neither is given).
     #[arg(long)]
     pub rpm_signing_key: Option<PathBuf>,
+    /// The repository signing key whose public part the Linux packages ship
+    /// (repeatable; ASCII-armoured, secret or public). Default: the keys
+    /// `cargo xtask repo` signs with by default ($CLAWDBOT_SIGNING_KEYS, else
+    /// the throw-away testing key).
+    #[arg(long = "archive-key")]
+    pub archive_keys: Vec<PathBuf>,
     /// Build the Linux packages without the gateway's transpile cache (whose build
     /// runs the gateway once in user, mount and network namespaces): the first
     /// start after installation then transpiles for about half a minute.
@@ -61,11 +67,14 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     let key = args.rpm_signing_key.clone().or_else(|| std::env::var_os("CLAWDBOT_RPM_SIGNING_KEY").filter(|v| !v.is_empty()).map(PathBuf::from));
     let signer = key.map(|k| pkg::rpm::Signer::from_key_file(&k)).transpose()?;
 
+    let keyring = if jobs.iter().any(|(t, _)| t.is_linux()) { Some(crate::repo::keyring(&args.archive_keys)?) } else { None };
+
     // Payloads one target after the other (npm shares its cache between them).
     let sh = Shell::new()?;
     let mut work = Vec::new();
     for (target, formats) in jobs {
-        let payload = crate::fetch::payload(&sh, &manifest, target, !args.no_transpile_cache)?;
+        let mut payload = crate::fetch::payload(&sh, &manifest, target, !args.no_transpile_cache)?;
+        payload.keyring = keyring.clone();
         if args.no_transpile_cache && target.is_linux() {
             eprintln!("    {target}: no transpile cache (--no-transpile-cache): the first start will transpile");
         }
@@ -127,7 +136,7 @@ fn plan(args: &Args) -> Result<Vec<(Target, Vec<Format>)>> {
 
 /// `SOURCE_DATE_EPOCH`, or else the time of the last commit, so that the same
 /// checkout always builds the same bytes.
-fn source_date_epoch() -> Result<u64> {
+pub fn source_date_epoch() -> Result<u64> {
     if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH") {
         return v.trim().parse().with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a Unix time"));
     }

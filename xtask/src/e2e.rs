@@ -47,7 +47,8 @@ pub struct Args {
     /// from this checkout with the packaging revision raised by one).
     #[arg(long)]
     pub upgrade_rpm: Option<PathBuf>,
-    /// Run only this scenario (repeatable): install, isolation, admin, upgrade, remove-purge, chroot, rpm.
+    /// Run only this scenario (repeatable): install, isolation, admin, upgrade, remove-purge, chroot, rpm,
+    /// repo, repo-trixie.
     #[arg(long = "scenario")]
     pub scenarios: Vec<String>,
     /// Seconds one scenario may take, boot and shutdown included.
@@ -75,38 +76,47 @@ pub struct Release {
 }
 
 pub const BOOKWORM: Release = Release { suite: "bookworm", mirror: "http://deb.debian.org/debian" };
+/// Debian 13, whose apt verifies signatures with sqv.
+pub const TRIXIE: Release = Release { suite: "trixie", mirror: "http://deb.debian.org/debian" };
 
 /// What every scenario uses inside the container, besides the package's Depends.
-/// (`rpm` is Debian's rpm, for the rpm scenario.)
+/// (`rpm` is Debian's rpm, for the rpm scenario; `python3` serves the repository
+/// in the repo scenarios.)
 const BASE_PACKAGES: &[&str] =
-    &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils", "rpm", "iproute2"];
+    &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils", "rpm", "iproute2", "python3"];
 
 /// Host tools the rpm scenario needs besides TOOLS: reading and comparing the .rpm versions.
 const RPM_TOOLS: &[(&str, &str)] = &[("rpm", "rpm")];
 
 /// One scenario: `tests/e2e/<name>.sh` in the booted system, preceded by
 /// `tests/e2e/<name>.chroot.sh` in a plain chroot when `chroot_first`; `rpm`:
-/// it installs the .rpm packages rather than the .deb packages.
+/// it installs the .rpm packages rather than the .deb packages; `repo`: it
+/// installs from APT repositories built on the host (see [`repositories`]);
+/// `release`: the Debian it boots.
 pub struct Scenario {
     pub name: &'static str,
     pub what: &'static str,
     pub chroot_first: bool,
     pub rpm: bool,
+    pub repo: bool,
+    pub release: &'static Release,
+}
+
+/// A scenario on bookworm that installs the .deb files.
+const fn deb(name: &'static str, what: &'static str) -> Scenario {
+    Scenario { name, what, chroot_first: false, rpm: false, repo: false, release: &BOOKWORM }
 }
 
 pub const SCENARIOS: &[Scenario] = &[
-    Scenario { name: "install", what: "apt-get install; user, service, HTTP 200, health, state dir, token", chroot_first: false, rpm: false },
-    Scenario { name: "isolation", what: "the sandbox hides /home and /root, is read-only outside its state", chroot_first: false, rpm: false },
-    Scenario {
-        name: "admin",
-        what: "sudo clawdbot runs the CLI in the sandbox on its own terminal; its service words act on the system service",
-        chroot_first: false,
-        rpm: false,
-    },
-    Scenario { name: "upgrade", what: "a higher version restarts the service and keeps token, config, marker, user", chroot_first: false, rpm: false },
-    Scenario { name: "remove-purge", what: "remove keeps state and user, purge clears state, reinstall makes a new token", chroot_first: false, rpm: false },
-    Scenario { name: "chroot", what: "install without a running systemd, then boot: the service comes up", chroot_first: true, rpm: false },
-    Scenario { name: "rpm", what: "rpm -i, -U, -e with Debian's rpm: user, service, HTTP 200, hidden home, state kept", chroot_first: false, rpm: true },
+    deb("install", "apt-get install; user, service, HTTP 200, health, state dir, token"),
+    deb("isolation", "the sandbox hides /home and /root, is read-only outside its state"),
+    deb("admin", "sudo clawdbot runs the CLI in the sandbox on its own terminal; its service words act on the system service"),
+    deb("upgrade", "a higher version restarts the service and keeps token, config, marker, user"),
+    deb("remove-purge", "remove keeps state and user, purge clears state, reinstall makes a new token"),
+    Scenario { chroot_first: true, ..deb("chroot", "install without a running systemd, then boot: the service comes up") },
+    Scenario { rpm: true, ..deb("rpm", "rpm -i, -U, -e with Debian's rpm: user, service, HTTP 200, hidden home, state kept") },
+    Scenario { repo: true, ..deb("repo", "Debian 12: apt install and upgrade from the signed repository; tampering refused") },
+    Scenario { repo: true, release: &TRIXIE, ..deb("repo-trixie", "Debian 13 (sqv): apt install and upgrade from the signed repository; tampering refused") },
 ];
 
 /// The scenario unit, and the unit the package installs.
@@ -129,7 +139,15 @@ pub fn run(args: &Args) -> Result<()> {
         eprintln!("    .rpm under test:    {}", rpm.display());
         eprintln!("    higher release:     {}", upgrade_rpm.display());
     }
-    let tree = crate::step("Debian bookworm tree for the containers", || Tree::ensure(&sh, &BOOKWORM, &pkgs.deb))?;
+    let mut trees = Vec::new();
+    for release in [&BOOKWORM, &TRIXIE] {
+        if scenarios.iter().any(|s| s.release.suite == release.suite) {
+            let tree = crate::step(&format!("Debian {} tree for the containers", release.suite), || Tree::ensure(&sh, release, &pkgs.deb))?;
+            trees.push((release.suite, tree));
+        }
+    }
+    let repos =
+        if scenarios.iter().any(|s| s.repo) { Some(crate::step("APT repositories for the repo scenarios", || repositories(&root, &pkgs))?) } else { None };
 
     let work = root.join("target/e2e/runs");
     fs::create_dir_all(&work)?;
@@ -137,7 +155,8 @@ pub fn run(args: &Args) -> Result<()> {
     for s in scenarios {
         eprintln!("==> e2e scenario {}: {}", s.name, s.what);
         let t = Instant::now();
-        let res = run_scenario(&tree, s, &work, &pkgs, Duration::from_secs(args.timeout));
+        let tree = &trees.iter().find(|(suite, _)| *suite == s.release.suite).expect("a tree for every release").1;
+        let res = run_scenario(tree, s, &work, &pkgs, repos.as_deref(), Duration::from_secs(args.timeout));
         let secs = t.elapsed().as_secs_f64();
         match &res {
             Ok(o) if o.passed => {
@@ -343,7 +362,7 @@ fn inputs_hash(root: &Path, manifest_text: &str, format: Format) -> Result<Strin
     for dir in dirs {
         collect_files(&root.join(dir), &mut files)?;
     }
-    for f in ["Cargo.lock", "xtask/src/dist.rs", "xtask/src/fetch.rs"] {
+    for f in ["Cargo.lock", "xtask/src/dist.rs", "xtask/src/fetch.rs", "xtask/src/warm.rs", "xtask/src/warm.sh", "xtask/src/repo.rs"] {
         files.push(root.join(f));
     }
     files.sort();
@@ -352,6 +371,8 @@ fn inputs_hash(root: &Path, manifest_text: &str, format: Format) -> Result<Strin
         h.update(b"rpm\0");
     }
     h.update(manifest_text.as_bytes());
+    // The repository keys the package ships.
+    h.update(crate::repo::keyring(&[])?.binary);
     for f in files {
         let Ok(bytes) = fs::read(&f) else { continue };
         h.update(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
@@ -438,6 +459,40 @@ fn tree_packages(sh: &Shell, deb: &Path) -> Result<Vec<String>> {
 }
 
 // ---------------------------------------------------------------------------
+// The repositories of the repo scenarios
+
+/// `target/e2e/repo/{one,two,other}`, served at http://localhost:8000 inside the
+/// container: `one` holds the package under test, `two` is `one` updated with
+/// the package of the higher version (as a release adds its version), `other`
+/// holds the package under test signed by another key. Built anew each run
+/// (a few seconds: the packages are hard links).
+fn repositories(root: &Path, pkgs: &Packages) -> Result<PathBuf> {
+    let base = root.join("target/e2e/repo");
+    let _ = fs::remove_dir_all(&base);
+    let input = |name: &str, pkg: &Path| -> Result<PathBuf> {
+        let d = base.join("in").join(name);
+        fs::create_dir_all(&d)?;
+        let to = d.join(pkg.file_name().context("a package file name")?);
+        if fs::hard_link(pkg, &to).is_err() {
+            fs::copy(pkg, &to)?;
+        }
+        Ok(d)
+    };
+    let (one, next) = (input("one", &pkgs.deb)?, input("next", &pkgs.upgrade_deb)?);
+    let keys = crate::repo::signing_keys(&[])?;
+    let other = crate::repo::Args { signing_keys: vec![crate::repo::other_testing_key()?], ..Default::default() };
+    let rel = |p: &Path| p.strip_prefix(root).map(Path::to_owned).unwrap_or_else(|_| p.to_owned());
+    let out = base.join("served");
+    for (from, to, args) in [(&one, "one", None), (&one, "two", None), (&next, "two", None), (&one, "other", Some(&other))] {
+        let args = crate::repo::Args { from: rel(from), out: rel(&out.join(to)), ..args.cloned().unwrap_or_default() };
+        crate::repo::run(&args)?;
+    }
+    eprintln!("    signed by {} (other: {})", keys.first().fingerprint(), crate::repo::signing_keys(&other.signing_keys)?.first().fingerprint());
+    let _ = fs::remove_dir_all(base.join("in"));
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
 // Running one scenario
 
 struct Outcome {
@@ -496,7 +551,7 @@ fn show(title: &str, path: &Path, last: usize) {
     }
 }
 
-fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packages, limit: Duration) -> Result<Outcome> {
+fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packages, repos: Option<&Path>, limit: Duration) -> Result<Outcome> {
     let deadline = Instant::now() + limit;
     let dir = work.join(s.name);
     if dir.exists() {
@@ -524,6 +579,13 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packages, limit: 
         let to = d.join(file.file_name().unwrap());
         if fs::hard_link(file, &to).is_err() {
             fs::copy(file, &to).with_context(|| format!("copying {}", file.display()))?;
+        }
+    }
+    // /e2e/repo/{one,two,other}: the repositories, linked (the packages are large).
+    if let (true, Some(repos)) = (s.repo, repos) {
+        let status = Command::new("cp").arg("-al").arg(repos).arg(dir.join("repo")).status()?;
+        if !status.success() {
+            bail!("linking the repositories {} into {} failed", repos.display(), dir.display());
         }
     }
     fs::create_dir_all(dir.join("journal"))?;

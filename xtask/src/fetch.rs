@@ -20,7 +20,7 @@ use xshell::{cmd, Shell};
 pub fn payload(sh: &Shell, manifest: &Manifest, target: Target, transpile_cache: bool) -> Result<Payload> {
     let (app, node) = app_and_node(sh, manifest, target)?;
     let jiti = if target.is_linux() && transpile_cache { Some(crate::warm::transpile_cache(sh, manifest)?) } else { None };
-    Ok(Payload { app, node, jiti })
+    Ok(Payload { app, node, jiti, keyring: None })
 }
 
 /// The gateway's `npm ci` tree and the Node.js runtime of one target.

@@ -9,6 +9,8 @@ mod dist;
 mod e2e;
 mod fetch;
 mod pkg_checks;
+mod repo;
+mod repo_checks;
 mod rpm_checks;
 mod test;
 mod warm;
@@ -39,6 +41,9 @@ enum Command {
     /// Boot Debian with systemd in containers and check the real .deb end to end:
     /// install, isolation, upgrade, remove/purge, install without systemd running.
     E2e(e2e::Args),
+    /// Turn the artifacts of `dist` into signed APT and yum repositories that any
+    /// web server can serve (default: target/dist -> target/repo).
+    Repo(repo::Args),
 }
 
 fn main() {
@@ -48,6 +53,7 @@ fn main() {
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::E2e(args) => e2e::run(&args),
+        Command::Repo(args) => repo::run(&args).map(|_| ()),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -30,6 +30,7 @@ pub fn run(args: &Args) -> Result<()> {
     need_tools(&sh, crate::rpm_checks::TOOLS)?;
     need_tools(&sh, crate::pkg_checks::TOOLS)?;
     need_tools(&sh, &[("gpg", "gnupg"), ("gpgconf", "gnupg")])?;
+    need_tools(&sh, crate::repo_checks::TOOLS)?;
     let mut report = Report::default();
 
     report.check("cargo fmt --check", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
@@ -51,6 +52,15 @@ pub fn run(args: &Args) -> Result<()> {
     report.check("lintian: 0 errors, 0 warnings on the real amd64 .deb", || checks::lintian(&sh, &deb))?;
     report.check("systemd-analyze verify and security <= 1.1", || checks::systemd_unit(&sh, &deb))?;
     report.check("reproducible: a second build is byte-identical", || checks::reproducible(&deb))?;
+    // The repositories of those packages, fresh (not target/repo, which
+    // accumulates releases), read back by apt's, rpm's and dnf's own tools.
+    let repo = crate::checks::tempdir("repo")?;
+    report.check("cargo xtask repo: signed APT and yum repositories of the real packages", || {
+        let out = repo.strip_prefix(crate::root())?.to_owned();
+        crate::repo::run(&crate::repo::Args { out, ..Default::default() }).map(|_| ())
+    })?;
+    report.check("the repositories read back by apt-ftparchive, gpgv, sqv, gpg, rpmkeys, createrepo_c, dnf", || crate::repo::verify(&repo))?;
+    report.check("reproducible: the repository built twice is byte-identical", || crate::repo_checks::reproducible(Path::new("target/dist")))?;
     report.check("end to end under a booted systemd (cargo xtask e2e)", || {
         crate::e2e::run(&crate::e2e::Args { deb: Some(deb.clone()), rpm: Some(find(".x86_64.rpm")?), ..Default::default() })
     })?;
@@ -78,7 +88,8 @@ pub fn need_tools(sh: &Shell, tools: &[(&str, &str)]) -> Result<()> {
     }
     let _frontend = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
     cmd!(sh, "apt-get update -qq").run().context("apt-get update failed")?;
-    let list = &missing;
+    // An entry may name several packages ("dnf dnf-plugins-core").
+    let list: Vec<&str> = missing.iter().flat_map(|p| p.split_whitespace()).collect();
     cmd!(sh, "apt-get install -y -qq --no-install-recommends {list...}").run().with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
     for (c, p) in tools {
         if which(c).is_none() {

@@ -1,0 +1,3 @@
+#!/bin/sh
+# The repository scenario on Debian 13 (trixie), whose apt verifies with sqv.
+exec /bin/sh /e2e/tests/repo.sh
