@@ -116,6 +116,17 @@ install_pkg() (
     cd "$E2E/pkg/$1" && apt-get install -y --no-install-recommends ./"$PKG"_*.deb
 )
 
+# strict_update: apt-get update from scratch that fails on a bad signature
+# (plain apt-get update only warns and exits 0).
+strict_update() {
+    rm -rf /var/lib/apt/lists/*
+    apt-get update --error-on=any
+}
+
+not_installed() {
+    ! dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null | grep -q 'install ok installed'
+}
+
 # The Version of the package file in current|next.
 pkg_version() {
     dpkg-deb -f "$(ls "$E2E/pkg/$1/$PKG"_*.deb)" Version

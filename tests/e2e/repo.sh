@@ -21,16 +21,6 @@ serve() {
     ln -sfn "$1" "$WWW"
 }
 
-# update: what fails on a bad signature (plain apt-get update exits 0 then).
-update() {
-    rm -rf /var/lib/apt/lists/*
-    apt-get update --error-on=any
-}
-
-not_installed() {
-    ! dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null | grep -q 'install ok installed'
-}
-
 # tampered NAME EDIT: a copy of /e2e/repo/one changed by the shell command EDIT
 # (run inside the copy), served.
 tampered() {
@@ -41,7 +31,7 @@ tampered() {
 }
 
 refused() {
-    check_not "apt-get update --error-on=any fails: $1" update
+    check_not "apt-get update --error-on=any fails: $1" strict_update
     check_not "apt-get install $PKG fails: $1" apt-get install -y "$PKG"
     check "nothing was installed: $1" not_installed
 }
@@ -70,7 +60,7 @@ refused "a modified Packages index"
 
 serve /e2e/repo/one
 : > "$HTTP_LOG.mark"
-check "apt-get update --error-on=any" update || abort
+check "apt-get update --error-on=any" strict_update || abort
 check "apt fetched the indices by hash (Acquire-By-Hash)" grep -q 'GET /deb/dists/stable/main/binary-amd64/by-hash/SHA256/' "$HTTP_LOG"
 check_not "apt did not fall back to the plain index names" grep -q 'GET /deb/dists/stable/main/binary-amd64/Packages' "$HTTP_LOG"
 t0=$(now_ms)
@@ -82,7 +72,7 @@ metric repo_install_to_http200_s "$(seconds_since "$t0")"
 check "its main process runs as $SVC_USER" expect "$SVC_USER" main_user
 check "the package owns the keyring the source names" expect "$PKG: $KEYRING" dpkg -S "$KEYRING"
 check "the package's keyring is the one the repository serves" cmp "$KEYRING" /e2e/repo/one/clawdbot-archive-keyring.pgp
-check "apt-get update --error-on=any still verifies with the package's keyring" update
+check "apt-get update --error-on=any still verifies with the package's keyring" strict_update
 
 old_token=$(config_token)
 runuser -u "$SVC_USER" -- sh -c "echo 'state written by the service' > $STATE_DIR/e2e-marker"
@@ -91,7 +81,7 @@ old_pid=$(main_pid)
 
 # A newer version published.
 serve /e2e/repo/two
-check "apt-get update --error-on=any sees the new release" update || abort
+check "apt-get update --error-on=any sees the new release" strict_update || abort
 check "apt-get upgrade installs the higher version" apt-get upgrade -y || abort
 check "dpkg has the higher version $(pkg_version next)" expect "$(pkg_version next)" installed_version
 check "the service was restarted: a new main PID (was $old_pid)" wait_until "$START_LIMIT" new_main_pid "$old_pid"
