@@ -123,6 +123,11 @@ strict_update() {
     apt-get update --error-on=any
 }
 
+# logged_since FILE LINE PATTERN: a line after line LINE of FILE matches PATTERN.
+logged_since() {
+    tail -n +"$(($2 + 1))" "$1" | grep -q -- "$3"
+}
+
 not_installed() {
     ! dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null | grep -q 'install ok installed'
 }

@@ -154,7 +154,9 @@ pub struct ReleaseInfo<'a> {
     pub valid_until: Option<u64>,
 }
 
-/// The `Release` file of the suite over `files`.
+/// The `Release` file of the suite over `files`, with their SHA-256 digests only:
+/// apt fetches `by-hash/<strongest listed>/`, and only `by-hash/SHA256/` exists
+/// (as in Debian's own archive).
 pub fn release(info: &ReleaseInfo, files: &[IndexFile]) -> String {
     let mut r = format!("Origin: {}\nLabel: {}\nSuite: {SUITE}\nCodename: {SUITE}\nDate: {}\n", info.origin, info.label, rfc2822(info.date));
     if let Some(t) = info.valid_until {
@@ -164,10 +166,6 @@ pub fn release(info: &ReleaseInfo, files: &[IndexFile]) -> String {
     r.push_str("SHA256:\n");
     for f in files {
         r.push_str(&format!(" {} {:>16} {}\n", hex(&sha2::Sha256::digest(&f.bytes)), f.bytes.len(), f.path));
-    }
-    r.push_str("SHA512:\n");
-    for f in files {
-        r.push_str(&format!(" {} {:>16} {}\n", hex(&sha2::Sha512::digest(&f.bytes)), f.bytes.len(), f.path));
     }
     r
 }
@@ -274,7 +272,7 @@ mod tests {
     }
 
     #[test]
-    fn release_lists_every_index_with_both_digests() {
+    fn release_lists_every_index_by_sha256_only() {
         let files = vec![IndexFile { path: "main/binary-amd64/Packages".into(), bytes: b"x".to_vec() }];
         let info = ReleaseInfo { origin: "o", label: "l", description: "d", date: 0, valid_until: None };
         let r = release(&info, &files);
@@ -282,6 +280,6 @@ mod tests {
         assert!(!r.contains("Valid-Until"));
         assert!(r.contains("Acquire-By-Hash: yes\n"));
         assert_eq!(release_sha256s(&r), [hex(&sha2::Sha256::digest(b"x"))]);
-        assert!(r.contains(&format!(" {} {:>16} main/binary-amd64/Packages\n", hex(&sha2::Sha512::digest(b"x")), 1)));
+        assert!(!r.contains("SHA512:") && !r.contains("MD5Sum:") && !r.contains("SHA1:"), "{r}");
     }
 }
