@@ -128,6 +128,17 @@ logged_since() {
     tail -n +"$(($2 + 1))" "$1" | grep -q -- "$3"
 }
 
+# update_refused PATTERN: strict_update fails, and apt says why (PATTERN, an
+# extended regular expression matched without case).
+update_refused() {
+    if strict_update > "$OUT/update.out" 2>&1; then
+        echo "apt-get update succeeded"
+        return 1
+    fi
+    cat "$OUT/update.out"
+    grep -Eqi -- "$1" "$OUT/update.out"
+}
+
 not_installed() {
     ! dpkg-query -W -f '${Status}' "$PKG" 2>/dev/null | grep -q 'install ok installed'
 }

@@ -112,7 +112,9 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if !args.no_headline {
         rows.push(headline(&sh, &manifest, &templates, &bench, args.runs, &mut notes)?);
+        save(&bench, &rows, &notes)?;
     }
+    rows.push(repo_row(&sh, &bench, args.runs, &mut notes)?);
     save(&bench, &rows, &notes)?;
     print!("{}", render(&rows, &notes));
     eprintln!("wrote {} and report.json", bench.join("report.md").display());
@@ -246,6 +248,62 @@ fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs:
         reference_bytes as f64 / 1048576.0,
         if median(&row.ours) < median(&row.reference) && largest_linux.1 < reference_bytes { "met" } else { "not met" }
     ));
+    Ok(row)
+}
+
+/// `cargo xtask repo` over the Linux packages of the headline's build (or of
+/// `target/dist`), fresh each run, against the reference tools' indexing of the
+/// same packages: `apt-ftparchive packages` and `release`, and `createrepo_c`
+/// (which sign nothing; ours also signs both .rpm files and the indices).
+fn repo_row(sh: &Shell, bench: &Path, runs: usize, notes: &mut Vec<String>) -> Result<Row> {
+    crate::test::need_tools(sh, &[("apt-ftparchive", "apt-utils"), ("createrepo_c", "createrepo-c")])?;
+    let root = crate::root();
+    let from = [bench.join("dist"), root.join("target/dist")]
+        .into_iter()
+        .find(|d| fs::read_dir(d).map(|l| l.flatten().any(|e| e.path().extension().is_some_and(|x| x == "deb"))).unwrap_or(false))
+        .context("no built packages: run `cargo xtask dist` first")?;
+    let linux = bench.join("repo-in");
+    let _ = fs::remove_dir_all(&linux);
+    fs::create_dir_all(&linux)?;
+    for e in fs::read_dir(&from)?.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "deb" || x == "rpm") {
+            fs::hard_link(&p, linux.join(e.file_name())).or_else(|_| fs::copy(&p, linux.join(e.file_name())).map(|_| ()))?;
+        }
+    }
+    let mut row = Row::new(
+        "cargo xtask repo: APT and yum repositories of the Linux packages, signed".to_owned(),
+        "apt-ftparchive packages + release, createrepo_c (unsigned)".to_owned(),
+    );
+    let rel = |p: &Path| p.strip_prefix(&root).map(Path::to_owned).unwrap_or_else(|_| p.to_owned());
+    let (out, reference) = (bench.join("repo-out"), bench.join("repo-reference"));
+    for run in 1..=runs {
+        eprintln!("==> repository, run {run}/{runs}");
+        let _ = fs::remove_dir_all(&out);
+        let t = Instant::now();
+        let summary = crate::repo::run(&crate::repo::Args { from: rel(&linux), out: rel(&out), ..Default::default() })?;
+        row.ours.push(t.elapsed().as_secs_f64());
+        row.ours_facts.files = summary.packages.len();
+
+        let _ = fs::remove_dir_all(&reference);
+        let pool = reference.join("pool");
+        let rpms = reference.join("rpm");
+        fs::create_dir_all(&pool)?;
+        fs::create_dir_all(&rpms)?;
+        for e in fs::read_dir(&linux)?.flatten() {
+            let dest = if e.path().extension().is_some_and(|x| x == "deb") { &pool } else { &rpms };
+            fs::hard_link(e.path(), dest.join(e.file_name()))?;
+        }
+        let t = Instant::now();
+        let _cwd = sh.push_dir(&reference);
+        let packages = cmd!(sh, "apt-ftparchive packages pool").quiet().read()?;
+        fs::write(reference.join("Packages"), packages)?;
+        cmd!(sh, "apt-ftparchive release .").quiet().ignore_stdout().run()?;
+        cmd!(sh, "createrepo_c --quiet {rpms}").run()?;
+        row.reference.push(t.elapsed().as_secs_f64());
+        row.reference_facts.files = summary.packages.len();
+    }
+    notes.push(format!("repository: {} packages from {}", row.ours_facts.files, from.display()));
     Ok(row)
 }
 
