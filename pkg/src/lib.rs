@@ -7,7 +7,8 @@
 //! - [`linux`]: what a Linux package installs, shared by the deb and rpm writers;
 //! - [`licences`]: the bundled npm packages' licences, for the copyright data;
 //! - [`deb`], [`rpm`], [`macos`]: the writers;
-//! - [`repo`]: signed APT and yum repositories of built packages.
+//! - [`repo`]: signed APT and yum repositories of built packages;
+//! - [`sbom`]: the CycloneDX bill of materials of each artifact.
 //!
 //! Writers are functions of (manifest, stage) to bytes: no network, no root, no
 //! knowledge of where the payload came from.
@@ -19,6 +20,7 @@ pub mod macos;
 pub mod manifest;
 pub mod repo;
 pub mod rpm;
+pub mod sbom;
 pub mod stage;
 pub mod target;
 pub mod template;

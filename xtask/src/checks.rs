@@ -212,17 +212,25 @@ pub fn exposure(sh: &Shell, unit: &Path) -> Result<f64> {
 }
 
 /// A second build of the same inputs into another directory gives the same bytes.
-pub fn reproducible(deb: &Path) -> Result<()> {
-    let again = crate::dist::run(&crate::dist::Args {
-        targets: vec![Target::LinuxX64],
-        formats: vec![pkg::Format::Deb],
-        out: PathBuf::from("target/dist-again"),
-        ..crate::dist::Args::default()
-    })?;
-    let (a, b) = (std::fs::read(deb)?, std::fs::read(&again[0])?);
-    ensure!(a == b, "{} and {} differ", deb.display(), again[0].display());
-    eprintln!("    {} bytes, identical", a.len());
+/// A second build of every artifact, into another directory, is byte-identical
+/// to the first (and so is each SBOM).
+pub fn reproducible(built: &[PathBuf]) -> Result<()> {
+    let again = crate::dist::run(&crate::dist::Args { out: PathBuf::from("target/dist-again"), ..crate::dist::Args::default() })?;
+    ensure!(again.len() == built.len() && built.len() == 6, "{} artifacts, then {}", built.len(), again.len());
+    for first in built {
+        let name = first.file_name().context("an artifact name")?;
+        let second = again.iter().find(|p| p.file_name() == Some(name)).with_context(|| format!("{} was not built again", name.to_string_lossy()))?;
+        for (a, b) in [(first.clone(), second.clone()), (sbom(first), sbom(second))] {
+            let (x, y) = (std::fs::read(&a)?, std::fs::read(&b)?);
+            ensure!(x == y, "{} and {} differ", a.display(), b.display());
+        }
+        eprintln!("    {:<45} {:>10} bytes, identical (and its SBOM)", name.to_string_lossy(), std::fs::metadata(first)?.len());
+    }
     Ok(())
+}
+
+fn sbom(artifact: &Path) -> PathBuf {
+    artifact.with_file_name(pkg::sbom::file_name(&artifact.file_name().unwrap_or_default().to_string_lossy()))
 }
 
 pub fn tempdir(what: &str) -> Result<PathBuf> {

@@ -100,6 +100,24 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
         };
         let size = std::fs::metadata(&path)?.len();
         eprintln!("    {name}: {:.1} MiB in {:.1} s", size as f64 / 1048576.0, t.elapsed().as_secs_f64());
+        // Its bill of materials, from the same staged tree.
+        let app_dir = match format {
+            Format::Pkg => pkg::macos::app_dir(&manifest)?,
+            _ => linux::Paths::new(&manifest).app,
+        };
+        let sbom = pkg::sbom::cyclonedx(&pkg::sbom::Input {
+            manifest: &manifest,
+            target,
+            format,
+            stage: &stage,
+            app_dir: &app_dir,
+            lockfile: &root.join(&manifest.payload.npm_dir).join("package-lock.json"),
+            artifact: &path,
+            time: opts.mtime,
+        })?;
+        let sbom_path = out.join(pkg::sbom::file_name(&name));
+        let tmp = out.join(format!(".{}.tmp", pkg::sbom::file_name(&name)));
+        std::fs::write(&tmp, sbom).and_then(|()| std::fs::rename(&tmp, &sbom_path)).with_context(|| format!("writing {}", sbom_path.display()))?;
         Ok(path)
     };
     let results: Vec<Result<PathBuf>> = std::thread::scope(|s| {

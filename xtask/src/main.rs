@@ -9,9 +9,11 @@ mod dist;
 mod e2e;
 mod fetch;
 mod pkg_checks;
+mod release;
 mod repo;
 mod repo_checks;
 mod rpm_checks;
+mod sbom_checks;
 mod test;
 mod warm;
 
@@ -44,6 +46,9 @@ enum Command {
     /// Turn the artifacts of `dist` into signed APT and yum repositories that any
     /// web server can serve (default: target/dist -> target/repo).
     Repo(repo::Args),
+    /// What the release pipeline runs after `test`: every artifact with its SBOM,
+    /// the signed repositories and a signed SHA256SUMS, in target/release/.
+    Release(release::Args),
 }
 
 fn main() {
@@ -54,6 +59,7 @@ fn main() {
         Command::Bench(args) => bench::run(&args),
         Command::E2e(args) => e2e::run(&args),
         Command::Repo(args) => repo::run(&args).map(|_| ()),
+        Command::Release(args) => release::run(&args).map(|_| ()),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

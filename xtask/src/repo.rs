@@ -135,12 +135,12 @@ pub fn other_testing_key() -> Result<PathBuf> {
 }
 
 /// The throw-away key under `target/`, made when missing.
-fn testing_key() -> Result<PathBuf> {
+pub fn testing_key() -> Result<PathBuf> {
     let path = crate::root().join(TESTING_KEY);
     eprintln!("    ************************************************************************");
     eprintln!("    * No signing key given: signing with the throw-away key                *");
     eprintln!("    * {TESTING_KEY:<69}*");
-    eprintln!("    * FOR TESTING ONLY. Pass --signing-key KEY.asc (or set               *");
+    eprintln!("    * FOR TESTING ONLY. Pass --signing-key KEY.asc (or set                 *");
     eprintln!("    * CLAWDBOT_SIGNING_KEYS) for anything that users install.              *");
     eprintln!("    ************************************************************************");
     if path.is_file() {

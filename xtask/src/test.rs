@@ -36,6 +36,7 @@ pub fn run(args: &Args) -> Result<()> {
     report.check("cargo fmt --check", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
     report.check("cargo clippy -D warnings", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --quiet -- -D warnings").run()?))?;
     report.check("shellcheck of every shipped script", || shellcheck(&sh))?;
+    report.check("GitHub workflows: actionlint, zizmor, shellcheck of every run: block", || Ok(cmd!(sh, "bash tests/lint-workflows.sh").run()?))?;
     report.check("cargo test (unit tests, fixture packages)", || Ok(cmd!(sh, "cargo test --workspace --quiet").run()?))?;
     if args.quick {
         return report.finish();
@@ -51,7 +52,10 @@ pub fn run(args: &Args) -> Result<()> {
     report.check("real arm64 .deb holds only aarch64 binaries", || checks::deb_contents(&sh, &find("_arm64.deb")?, Target::LinuxArm64))?;
     report.check("lintian: 0 errors, 0 warnings on the real amd64 .deb", || checks::lintian(&sh, &deb))?;
     report.check("systemd-analyze verify and security <= 1.1", || checks::systemd_unit(&sh, &deb))?;
-    report.check("reproducible: a second build is byte-identical", || checks::reproducible(&deb))?;
+    report.check("SBOMs: valid CycloneDX 1.6 (cyclonedx-python-lib), the npm packages really in the .deb and .rpm", || {
+        crate::sbom_checks::check(&sh, &crate::root().join("target/dist"))
+    })?;
+    report.check("reproducible: a second build of all six artifacts is byte-identical", || checks::reproducible(&built))?;
     // The repositories of those packages, fresh (not target/repo, which
     // accumulates releases), read back by apt's, rpm's and dnf's own tools.
     let repo = crate::checks::tempdir("repo")?;
@@ -61,6 +65,7 @@ pub fn run(args: &Args) -> Result<()> {
     })?;
     report.check("the repositories read back by apt-ftparchive, gpgv, sqv, gpg, rpmkeys, createrepo_c, dnf", || crate::repo::verify(&repo))?;
     report.check("reproducible: the repository built twice is byte-identical", || crate::repo_checks::reproducible(Path::new("target/dist")))?;
+    report.check("cargo xtask release --dry-run: artifacts, SBOMs, signed SHA256SUMS, repositories", || crate::release::dry_run_check(&sh))?;
     report.check("end to end under a booted systemd (cargo xtask e2e)", || {
         crate::e2e::run(&crate::e2e::Args { deb: Some(deb.clone()), rpm: Some(find(".x86_64.rpm")?), ..Default::default() })
     })?;
@@ -130,6 +135,7 @@ fn shellcheck(sh: &Shell) -> Result<()> {
     // the end-to-end scenarios inside their containers.
     files.push(root.join("xtask/src/warm.sh"));
     files.push(root.join(".ci/run"));
+    files.push(root.join("tests/lint-workflows.sh"));
     for e in std::fs::read_dir(root.join("tests/e2e"))? {
         let p = e?.path();
         if p.extension().is_some_and(|x| x == "sh") {

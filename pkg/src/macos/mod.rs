@@ -101,6 +101,11 @@ impl Paths {
     }
 }
 
+/// Where the app is installed (`/Library/Clawdbot/app`).
+pub fn app_dir(m: &Manifest) -> Result<String, Error> {
+    Ok(Paths::new(m, m.macos()?).app)
+}
+
 /// The values of the `@NAME@` placeholders.
 pub fn vars(m: &Manifest) -> Result<Vars, Error> {
     let mac = m.macos()?;
