@@ -18,6 +18,8 @@
 #                 known subcommand: a second gateway in the foreground
 #     force       any --force (upstream kills whatever listens on the port)
 #     reset       reset: a new first configuration, done as the service user
+#     grant       grant, revoke, grants: access to a person's files (options
+#                 such as --force and --help are the grant command's own)
 #     pass        everything else: passed through to the upstream CLI
 #   and $command, $subcommand to the first two words that are not options.
 #
@@ -66,6 +68,12 @@ clawdbot_word() {
         fi
         return 0
     fi
+    case "$command" in
+        grant | revoke | grants)
+            word=grant
+            return 0
+            ;;
+    esac
     if [ "$_help" -eq 1 ]; then
         word=pass
         return 0

@@ -45,6 +45,8 @@ sandbox, on a terminal of its own. These act on the system service instead:
   onboard                      passed on, never installs a per-user service; restart afterwards
   gateway [run], any --force   refused while the service runs (a second gateway, or a kill of it)
   reset                        asks, then writes a new first configuration (new token) and restarts
+  grant [--write] PATH...      lets the gateway read (or change) PATH, a person's file or directory
+  revoke PATH...               takes a grant back; grants: lists them (clawdbot grant --help)
   --version                    this package's version
 
 EOF
@@ -220,6 +222,9 @@ case "$word" in
     force)
         refuse_while_active "--force kills whatever listens on the gateway's port, which is the service itself."
         cli "$@"
+        ;;
+    grant)
+        exec '@GRANT@' "$@"
         ;;
     reset)
         confirmed=0

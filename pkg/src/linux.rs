@@ -22,6 +22,8 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/clawdbot-seed-cache.sh",
     "systemd/clawdbot-first-config.sh",
     "systemd/account-check.sh",
+    "systemd/grants-lib.sh",
+    "systemd/clawdbot-grant.sh",
     "debian/preinst",
     "systemd/clawdbot.sh",
     "systemd/clawdbot.1",
@@ -93,6 +95,7 @@ pub struct Paths {
     pub seed: String,
     pub first_config: String,
     pub words: String,
+    pub grant: String,
     pub seed_dir: String,
     pub sysusers: String,
     pub tmpfiles: String,
@@ -112,6 +115,7 @@ impl Paths {
             seed: format!("{prefix}/libexec/{name}-seed-cache"),
             first_config: format!("{prefix}/libexec/{name}-first-config"),
             words: format!("{prefix}/libexec/{name}-words.sh"),
+            grant: format!("{prefix}/libexec/{name}-grant"),
             seed_dir: format!("{prefix}/cache/jiti"),
             sysusers: format!("/usr/lib/sysusers.d/{name}.conf"),
             tmpfiles: format!("/usr/lib/tmpfiles.d/{name}.conf"),
@@ -147,6 +151,7 @@ pub fn vars(m: &Manifest) -> Vars {
         ("SEED", p.seed.clone()),
         ("FIRST_CONFIG", p.first_config.clone()),
         ("WORDS", p.words.clone()),
+        ("GRANT", p.grant.clone()),
         ("MEMORY_MAX", l.limits.memory_max.clone()),
         ("TASKS_MAX", l.limits.tasks_max.to_string()),
         ("FILES_MAX", l.limits.files_max.to_string()),
@@ -179,6 +184,7 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     s.add_bytes(&p.seed, render("systemd/clawdbot-seed-cache.sh")?, 0o755)?;
     s.add_bytes(&p.first_config, render("systemd/clawdbot-first-config.sh")?, 0o755)?;
     s.add_bytes(&p.words, render("admin/clawdbot-words.sh")?, 0o644)?;
+    s.add_bytes(&p.grant, render("systemd/clawdbot-grant.sh")?, 0o755)?;
     if let Some(jiti) = &payload.jiti {
         if !jiti.join(SEED_STAMP).is_file() {
             return Err(Error::Stage(format!("the transpile cache in {} has no {SEED_STAMP} file", jiti.display())));

@@ -32,6 +32,11 @@ fn service_words_act_on_the_system_service() {
         (&["update", "--channel", "dev"], "update"),
         (&["onboard"], "onboard"),
         (&["reset", "--yes"], "reset"),
+        // The grant commands' options are their own, --force and --help included.
+        (&["grant", "--write", "/home/a/Documents"], "grant"),
+        (&["grant", "--force", "/home/a"], "grant"),
+        (&["revoke", "--help"], "grant"),
+        (&["grants"], "grant"),
         (&["gateway"], "foreground"),
         (&["gateway", "run"], "foreground"),
         (&["--dev", "gateway"], "foreground"),

@@ -502,3 +502,27 @@ no_admin_unit() {
 newer_in_state() {
     find "$STATE_DIR" -newer "$1" ! -path "$EVIL/*" ! -path "$STATE_DIR/agents/*"
 }
+
+# as_gateway COMMAND...: COMMAND as the service user inside the running
+# gateway's own mount namespace (what its sandbox lets it see).
+as_gateway() {
+    nsenter --target "$(main_pid)" --mount -- \
+        setpriv --reuid="$SVC_USER" --regid="$SVC_USER" --clear-groups --inh-caps=-all -- "$@"
+}
+
+# no_acl_of USER DIR: no file or directory under DIR (or its parents) has an
+# ACL entry of USER.
+no_acl_of() {
+    _found=$(getfacl -R -P -p --skip-base "$2" 2>/dev/null | grep -E "^(default:)?user:$1:" || true)
+    for _d in "$(dirname "$2")" /home /; do
+        _found="$_found$(getfacl -p --skip-base "$_d" 2>/dev/null | grep -E "^(default:)?user:$1:" || true)"
+    done
+    [ -z "$_found" ] || { echo "$_found"; return 1; }
+}
+
+# exposure_at_most LIMIT: systemd-analyze security of the loaded unit.
+exposure_at_most() {
+    _e=$(systemd-analyze security --no-pager "$UNIT" | awk '/Overall exposure level/ { print $(NF-2) }')
+    echo "exposure $_e"
+    awk -v e="$_e" -v l="$1" 'BEGIN { exit !(e != "" && e <= l) }'
+}

@@ -111,6 +111,7 @@ pub const SCENARIOS: &[Scenario] = &[
     deb("install", "apt-get install; user, service, HTTP 200, health, state dir, token"),
     deb("isolation", "the sandbox hides /home and /root, is read-only outside its state"),
     deb("admin", "sudo clawdbot runs the CLI in the sandbox on its own terminal; its service words act on the system service"),
+    deb("grants", "clawdbot grant/revoke: the gateway reads (or writes) just the granted files; upgrade keeps, purge removes"),
     deb("upgrade", "a higher version restarts the service and keeps token, config, marker, user"),
     deb("remove-purge", "remove keeps state and user, purge clears state, reinstall makes a new token"),
     Scenario { chroot_first: true, ..deb("chroot", "install without a running systemd, then boot: the service comes up") },

@@ -75,7 +75,10 @@ pub fn check(sh: &Shell, dist: &Path) -> Result<()> {
         let name = a.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let listing = if name.ends_with(".deb") {
             let l = cmd!(sh, "dpkg-deb -c {a}").quiet().read()?;
-            l.lines().filter_map(|l| l.split_whitespace().nth(5)).map(|p| p.trim_start_matches('.').to_owned()).collect::<Vec<_>>()
+            l.lines()
+                .filter_map(|l| l.split_whitespace().nth(5))
+                .map(|p| format!("/{}", p.trim_start_matches("./").trim_start_matches('/')))
+                .collect::<Vec<_>>()
         } else if name.ends_with(".rpm") {
             cmd!(sh, "rpm -qpl --nosignature {a}").quiet().read()?.lines().map(str::to_owned).collect()
         } else {

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Explicit, revocable access to a person's files: sudo clawdbot grant, revoke,
+# grants. What the running gateway can do is checked from inside its own mount
+# namespace, as its user (as_gateway); each check has a control that shows the
+# file is there and usable by its owner.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. /e2e/tests/lib.sh
+
+ALICE=/home/alice
+DOCS=$ALICE/Documents
+NOTES=$DOCS/notes.txt
+KEY=$ALICE/.ssh/id_rsa
+DROPIN=/etc/systemd/system/$UNIT.d/50-grants.conf
+
+check "apt-get install ./clawdbot_*.deb" install_pkg current || abort
+check "$UNIT is active" wait_until "$START_LIMIT" is_active || abort
+check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok || abort
+
+add_person alice
+add_person bob
+runuser -u alice -- sh -c "mkdir -p $DOCS $ALICE/.ssh && echo 'alice notes' > $NOTES && echo 'PRIVATE KEY' > $KEY && chmod 600 $NOTES $KEY && chmod 700 $ALICE/.ssh"
+notes_mode=$(stat -c %a "$NOTES")
+check "control: alice reads and writes her notes and her key" runuser -u alice -- sh -c "cat $NOTES $KEY >/dev/null && echo more >> $NOTES"
+
+check_not "before any grant the gateway cannot read the notes" as_gateway cat "$NOTES"
+check_not "before any grant the gateway cannot read the key" as_gateway cat "$KEY"
+
+# Refusals, each leaving no entry behind.
+check_not "grant of a whole home is refused" clawdbot grant "$ALICE"
+check_not "grant of ~/.ssh is refused" clawdbot grant "$ALICE/.ssh"
+check_not "grant of /etc is refused" clawdbot grant /etc
+check_not "grant of a relative path is refused" clawdbot grant Documents
+runuser -u bob -- ln -s "$DOCS" /tmp/bobs-link
+check_not "grant through a link of another user is refused" clawdbot grant /tmp/bobs-link
+check "the refusals added no ACL entry" no_acl_of "$SVC_USER" "$ALICE"
+check "the refusals wrote no drop-in" test ! -e "$DROPIN"
+
+old_pid=$(main_pid)
+check "sudo clawdbot grant $DOCS" clawdbot grant "$DOCS" || abort
+check "the service was restarted to see it" wait_until "$START_LIMIT" new_main_pid "$old_pid"
+check "the gateway answers HTTP 200 with the grant" wait_until "$HTTP_LIMIT" http_ok
+check "the gateway reads the notes" as_gateway cat "$NOTES"
+check_not "the gateway still cannot read the key" as_gateway cat "$KEY"
+check_not "the gateway cannot change the notes" as_gateway sh -c "echo x >> $NOTES"
+check "control: alice still can" runuser -u alice -- sh -c "echo more >> $NOTES"
+check "the mode bits of the owner's group are unchanged (group::---)" sh -c "getfacl -p $NOTES | grep -qx 'group::---'"
+check "clawdbot grants lists it, in effect" sh -c "clawdbot grants | grep -E '^$DOCS +read +.* yes'"
+check "the admin command's sandbox has the same drop-in" sh -c "systemctl cat $UNIT | grep -qx 'BindReadOnlyPaths=-$DOCS'"
+check "systemd-analyze security with the grant <= 1.1" exposure_at_most 1.1
+
+old_pid=$(main_pid)
+check "sudo clawdbot grant --write $DOCS" clawdbot grant --write "$DOCS" || abort
+check "the service was restarted" wait_until "$START_LIMIT" new_main_pid "$old_pid"
+check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok
+check "the gateway changes the notes" as_gateway sh -c "echo 'from the gateway' >> $NOTES"
+check "and creates a file there" as_gateway sh -c "echo new > $DOCS/new.txt"
+check_not "the gateway cannot write beside Documents" as_gateway sh -c "echo x > $ALICE/outside.txt"
+check "and nothing appeared in alice's home" test ! -e "$ALICE/outside.txt"
+check_not "the gateway still cannot read the key" as_gateway cat "$KEY"
+
+old_pid=$(main_pid)
+check "an upgrade keeps the grant" install_pkg next
+check "the service was restarted by the upgrade" wait_until "$START_LIMIT" new_main_pid "$old_pid"
+check "the gateway answers HTTP 200 after the upgrade" wait_until "$HTTP_LIMIT" http_ok
+check "the gateway still reads the notes after the upgrade" as_gateway cat "$NOTES"
+
+old_pid=$(main_pid)
+check "sudo clawdbot revoke $DOCS" clawdbot revoke "$DOCS" || abort
+check "the service was restarted" wait_until "$START_LIMIT" new_main_pid "$old_pid"
+check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok
+check_not "after revoke the gateway cannot read the notes" as_gateway cat "$NOTES"
+check "getfacl shows no entry of $SVC_USER anywhere" no_acl_of "$SVC_USER" "$ALICE"
+check "the notes have their mode again ($notes_mode)" expect "$notes_mode" stat -c %a "$NOTES"
+check "the drop-in is gone" test ! -e "$DROPIN"
+check "clawdbot grants lists nothing" sh -c "clawdbot grants | grep -q 'no grants'"
+
+# A revoke after someone else edited the ACL removes only ours.
+check "grant again" clawdbot grant --no-restart "$DOCS"
+setfacl -m u:bob:r "$NOTES"
+check "revoke says what it left" sh -c "clawdbot revoke --no-restart $DOCS 2>&1 | grep -q 'user:bob:r'"
+check "bob's entry stayed" sh -c "getfacl -p $NOTES | grep -qx 'user:bob:r--'"
+check "ours went" no_acl_of "$SVC_USER" "$ALICE"
+setfacl -x u:bob "$NOTES"
+
+# Purge takes every grant back.
+check "grant before purge" clawdbot grant --no-restart "$DOCS"
+check "apt-get purge $PKG" apt-get purge -y "$PKG"
+check "purge removed every ACL entry of $SVC_USER" no_acl_of "$SVC_USER" "$ALICE"
+check "purge removed the drop-in" test ! -e "$DROPIN"
+finish
