@@ -17,7 +17,6 @@
 //! the same bytes.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -55,8 +54,7 @@ pub struct Input<'a> {
 /// The CycloneDX document, pretty-printed.
 pub fn cyclonedx(input: &Input) -> Result<String, Error> {
     let m = input.manifest;
-    let (size, sha256, sha512) = digests(input.artifact)?;
-    let _ = size;
+    let (_, sha256, sha512) = crate::write::file_digests(input.artifact)?;
     let lock_text = std::fs::read(input.lockfile).map_err(|e| Error::io(input.lockfile, e))?;
     let lock: Value =
         serde_json::from_slice(&lock_text).map_err(|e| Error::Stage(format!("{}: not a valid package-lock.json: {e}", input.lockfile.display())))?;
@@ -188,23 +186,6 @@ fn iso8601(secs: u64) -> String {
     let (y, mo, d) = crate::write::civil_from_days((secs / 86400) as i64);
     let rem = secs % 86400;
     format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-fn digests(path: &Path) -> Result<(u64, String, String), Error> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let (mut a, mut b) = (sha2::Sha256::new(), sha2::Sha512::new());
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        a.update(&buf[..n]);
-        b.update(&buf[..n]);
-    }
-    Ok((size, hex(&a.finalize()), hex(&b.finalize())))
 }
 
 /// The npm package directories an SBOM lists (its `cdx:npm:package:path`

@@ -156,6 +156,25 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// Size, SHA-256 and SHA-512 (hex) of a file, read once.
+pub(crate) fn file_digests(path: &Path) -> Result<(u64, String, String), Error> {
+    use sha2::Digest as _;
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let (mut a, mut b) = (sha2::Sha256::new(), sha2::Sha512::new());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        a.update(&buf[..n]);
+        b.update(&buf[..n]);
+    }
+    Ok((size, hex(&a.finalize()), hex(&b.finalize())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

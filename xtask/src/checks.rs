@@ -112,7 +112,7 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
         let text = std::fs::read_to_string(&path).with_context(|| format!("no {script} in the package"))?;
         ensure!(std::fs::metadata(&path)?.permissions().mode() & 0o777 == 0o755, "{script} is not 0755");
         ensure!(text.starts_with("#!/bin/sh\n") && text.contains("set -e\n"), "{script} is not a set -e sh script");
-        ensure!(!text.contains('@'), "{script} has an unfilled placeholder");
+        ensure!(placeholder(&text).is_none(), "{script} has an unfilled placeholder {}", placeholder(&text).unwrap_or_default());
     }
     let postinst = std::fs::read_to_string(control.join("postinst"))?;
     for needle in ["systemd-sysusers", "useradd --system", "[ -d /run/systemd/system ]", "deb-systemd-helper"] {
@@ -233,9 +233,33 @@ fn sbom(artifact: &Path) -> PathBuf {
     artifact.with_file_name(pkg::sbom::file_name(&artifact.file_name().unwrap_or_default().to_string_lossy()))
 }
 
+/// The first `@NAME@` (upper case, digits, `_`) left in a rendered text.
+fn placeholder(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(i) = rest.find('@') {
+        let after = &rest[i + 1..];
+        let len = after.find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')).unwrap_or(after.len());
+        if len > 0 && after[len..].starts_with('@') {
+            return Some(&rest[i..i + len + 2]);
+        }
+        rest = after;
+    }
+    None
+}
+
 pub fn tempdir(what: &str) -> Result<PathBuf> {
     let dir = crate::root().join("target/checks").join(what);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_names_between_at_signs() {
+        assert_eq!(super::placeholder("a @USER@ b"), Some("@USER@"));
+        assert_eq!(super::placeholder("for f in \"$@\"; do x@y.z"), None);
+        assert_eq!(super::placeholder("\"$@\" @STATE_DIR@"), Some("@STATE_DIR@"));
+    }
 }

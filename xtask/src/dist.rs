@@ -46,12 +46,7 @@ pub struct Args {
 impl Default for Args {
     /// The same defaults as on the command line.
     fn default() -> Args {
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            args: Args,
-        }
-        <Cli as clap::Parser>::parse_from(["dist"]).args
+        crate::cli_defaults("dist")
     }
 }
 

@@ -80,6 +80,17 @@ pub fn parse_format(s: &str) -> Result<Format, String> {
     s.parse().map_err(|e: pkg::target::UnknownName| e.to_string())
 }
 
+/// An argument struct's values when nothing is given on the command line, for
+/// the `Default` of each subcommand's `Args`.
+pub fn cli_defaults<A: clap::Args>(command: &str) -> A {
+    #[derive(clap::Parser)]
+    struct Cli<A: clap::Args> {
+        #[command(flatten)]
+        args: A,
+    }
+    <Cli<A> as clap::Parser>::parse_from([command]).args
+}
+
 /// Prints a progress line for a step and its duration.
 pub fn step<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     eprintln!("==> {what}");

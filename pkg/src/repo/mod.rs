@@ -230,7 +230,7 @@ fn write_tree(
             if let Published::Deb(d) = &e.what {
                 if d.arch == arch {
                     progress(&format!("indexing {}", e.rel));
-                    let (size, sha256, sha512) = digests(&tmp.join(&e.rel))?;
+                    let (size, sha256, sha512) = crate::write::file_digests(&tmp.join(&e.rel))?;
                     stanzas.push(d.stanza(size, &sha256, &sha512));
                 }
             }
@@ -400,26 +400,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
     Ok(())
 }
 
-fn digests(path: &Path) -> Result<(u64, String, String), Error> {
-    use std::io::Read as _;
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let (mut s256, mut s512) = (sha2::Sha256::new(), sha2::Sha512::new());
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        s256.update(&buf[..n]);
-        s512.update(&buf[..n]);
-    }
-    Ok((size, hex(&s256.finalize()), hex(&s512.finalize())))
-}
-
 fn same_bytes(a: &Path, b: &Path) -> Result<bool, Error> {
-    Ok(digests(a)? == digests(b)?)
+    Ok(crate::write::file_digests(a)? == crate::write::file_digests(b)?)
 }
 
 fn link_or_copy(src: &Path, dest: &Path) -> Result<(), Error> {
