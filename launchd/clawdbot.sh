@@ -171,6 +171,11 @@ case "$word" in
         echo "clawdbot: remove the package with: sudo @UNINSTALL@ [--purge]" >&2
         exit 1
         ;;
+    grant)
+        echo "clawdbot: '$command' (sharing a person's files with the gateway) is not available on macOS yet;" >&2
+        echo "clawdbot: the gateway, as $user, reads only what the file modes already let every user read." >&2
+        exit 1
+        ;;
     update)
         echo "clawdbot: this clawdbot comes from the macOS package @IDENTIFIER@; update it by installing a newer .pkg:" >&2
         echo "clawdbot:   sudo installer -pkg @NAME@-<version>-<arch>.pkg -target /" >&2

@@ -1424,6 +1424,12 @@ fn admin_refuses_per_user_services_and_updates() {
         }
         assert!(launchctl(&r.calls).is_empty() && r.runs.is_empty(), "{args:?}: {:?}", r.calls);
     }
+    for args in [&["grant", "/Users/alice/Documents"][..], &["revoke", "/Users/alice/Documents"], &["grants"]] {
+        let r = a.run(args, None, "");
+        assert_eq!(r.code, 1, "{args:?}: {}", r.out);
+        assert!(r.out.contains("not available on macOS yet"), "{args:?}: {}", r.out);
+        assert!(launchctl(&r.calls).is_empty() && r.runs.is_empty(), "{args:?}: {:?}", r.calls);
+    }
     let r = a.run(&["update"], None, "");
     assert_eq!(r.code, 1, "{}", r.out);
     assert!(r.out.contains("installing a newer .pkg") && r.out.contains("sudo installer -pkg clawdbot-<version>-<arch>.pkg -target /"), "{}", r.out);
