@@ -8,6 +8,8 @@
 #   grant   r|rw    SECONDS   WHO   PATH     PATH shared (r: read, rw: read-write)
 #   parent  PATH    FOR                      the search (x) entry grant FOR added on PATH
 # Paths are canonical and contain no tab, newline or space (see clawdbot-grant).
+# Commands are called by name: the grant command and the maintainer scripts run
+# with PATH set to the system directories.
 
 grants_file='@CONFIG_DIR@/grants'
 grants_dropin_dir='/etc/systemd/system/@UNIT@.d'
@@ -16,7 +18,7 @@ grants_dropin="$grants_dropin_dir/50-grants.conf"
 # grants_named PATH...: the ACL entries of a named user or group on PATH (and,
 # with -R first, below it), as "path: entry" lines.
 grants_named() {
-    /usr/bin/getfacl --absolute-names -P "$@" 2>/dev/null | /usr/bin/awk '
+    getfacl --absolute-names -P "$@" 2>/dev/null | awk '
         /^# file: / { file = substr($0, 9); next }
         /^(default:)?(user|group):[^:]+:/ { print file ": " $0 }'
 }
@@ -26,7 +28,7 @@ grants_named() {
 # made): the mode bits are then exactly as before the grant.
 grants_tidy() {
     if [ -z "$(grants_named -- "$1")" ]; then
-        /usr/bin/setfacl -b -- "$1" 2>/dev/null || true
+        setfacl -b -- "$1" 2>/dev/null || true
     fi
 }
 
@@ -37,14 +39,14 @@ grants_unshare() {
         return 0
     fi
     if [ -d "$1" ]; then
-        /usr/bin/setfacl -R -P -x 'u:@USER@' -- "$1" 2>/dev/null || true
-        /usr/bin/find -P "$1" -type d -exec /usr/bin/setfacl -x 'd:u:@USER@' -- {} + 2>/dev/null || true
+        setfacl -R -P -x 'u:@USER@' -- "$1" 2>/dev/null || true
+        find -P "$1" -type d -exec setfacl -x 'd:u:@USER@' -- {} + 2>/dev/null || true
         # What is left of an ACL with only the mask goes (mode bits as before).
-        /usr/bin/find -P "$1" \( -type f -o -type d \) -print | while IFS= read -r f; do
+        find -P "$1" \( -type f -o -type d \) -print | while IFS= read -r f; do
             grants_tidy "$f"
         done
     else
-        /usr/bin/setfacl -x 'u:@USER@' -- "$1" 2>/dev/null || true
+        setfacl -x 'u:@USER@' -- "$1" 2>/dev/null || true
         grants_tidy "$1"
     fi
 }
@@ -52,13 +54,17 @@ grants_unshare() {
 # grants_unshare_parent PATH: removes the search entry a grant added on PATH.
 grants_unshare_parent() {
     if [ -d "$1" ] && [ ! -L "$1" ]; then
-        /usr/bin/setfacl -x 'u:@USER@' -- "$1" 2>/dev/null || true
+        setfacl -x 'u:@USER@' -- "$1" 2>/dev/null || true
         grants_tidy "$1"
     fi
 }
 
 # grants_remove_all: every entry of every grant, the records and the drop-in.
 grants_remove_all() {
+    if [ -s "$grants_file" ] && ! command -v setfacl >/dev/null 2>&1; then
+        echo "@NAME@: setfacl is missing (package acl): the ACL entries of these grants stay:" >&2
+        cat -- "$grants_file" >&2
+    fi
     if [ -f "$grants_file" ]; then
         while IFS='	' read -r kind f2 _f3 _f4 f5; do
             case "$kind" in
@@ -72,7 +78,7 @@ grants_remove_all() {
         rm -f -- "$grants_dropin"
         rmdir -- "$grants_dropin_dir" 2>/dev/null || true
         if [ -d /run/systemd/system ]; then
-            /usr/bin/systemctl daemon-reload || true
+            systemctl daemon-reload || true
         fi
     fi
 }
