@@ -425,21 +425,26 @@ fn render(rows: &[Row], notes: &[String]) -> String {
     );
     for r in rows {
         let (o, rf) = (median(&r.ours), median(&r.reference));
-        let installed = if r.ours_facts.installed_kib > 0 {
+        // Rows without sizes (the repository) show none.
+        let sizes = if r.reference_facts.bytes > 0 {
+            format!("{:.1} | {:.1} | {:.2}", mib(r.ours_facts.bytes), mib(r.reference_facts.bytes), r.ours_facts.bytes as f64 / r.reference_facts.bytes as f64)
+        } else {
+            "- | - | -".to_owned()
+        };
+        let installed = if r.ours_facts.installed_kib == 0 && r.reference_facts.installed_kib == 0 {
+            "-".to_owned()
+        } else if r.ours_facts.installed_kib > 0 {
             format!("{:.1} / {:.1}", r.ours_facts.installed_kib as f64 / 1024.0, r.reference_facts.installed_kib as f64 / 1024.0)
         } else {
             format!("- / {:.1}", r.reference_facts.installed_kib as f64 / 1024.0)
         };
         s.push_str(&format!(
-            "| {} | {} | {o:.1} ({:.1}) | {rf:.1} ({:.1}) | {:.2} | {:.1} | {:.1} | {:.2} | {installed} | {} / {} |\n",
+            "| {} | {} | {o:.1} ({:.1}) | {rf:.1} ({:.1}) | {:.2} | {sizes} | {installed} | {} / {} |\n",
             r.what,
             r.reference_tool,
             spread(&r.ours),
             spread(&r.reference),
             o / rf,
-            mib(r.ours_facts.bytes),
-            mib(r.reference_facts.bytes),
-            r.ours_facts.bytes as f64 / r.reference_facts.bytes as f64,
             r.ours_facts.files,
             r.reference_facts.files,
         ));
