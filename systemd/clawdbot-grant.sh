@@ -164,7 +164,9 @@ write_dropin() {
     mv -f -- "$tmp" "$grants_dropin"
 }
 
+# apply_change grant|revoke: after $count paths, the drop-in and the service.
 apply_change() {
+    [ "$count" -gt 0 ] || die "nothing to $1 (see: sudo clawdbot $1 --help)"
     write_dropin
     /usr/bin/systemctl daemon-reload
     if [ "$restart" -eq 1 ] && /usr/bin/systemctl is-active --quiet -- "$unit"; then
@@ -291,8 +293,7 @@ case "$command" in
             fi
             count=$((count + 1))
         done
-        [ "$count" -gt 0 ] || die "nothing to grant (see: sudo clawdbot grant --help)"
-        apply_change
+        apply_change grant
         ;;
     revoke)
         [ "$(/usr/bin/id -u)" -eq 0 ] || die "run it as root: sudo clawdbot revoke"
@@ -312,8 +313,7 @@ case "$command" in
             say "revoked: $user may no longer use $canon"
             count=$((count + 1))
         done
-        [ "$count" -gt 0 ] || die "nothing to revoke (see: sudo clawdbot revoke --help)"
-        apply_change
+        apply_change revoke
         ;;
     grants)
         if [ -z "$(grant_lines)" ]; then
