@@ -61,8 +61,15 @@ check "the user $SVC_USER is the same" expect "$old_passwd" getent passwd "$SVC_
 check "the group $SVC_USER is the same" expect "$old_group" getent group "$SVC_USER"
 check "no second user or group $SVC_USER" expect "1 1" accounts_named
 
+# A grant of alice's files, which the erase must take back (the user stays).
+runuser -u alice -- sh -c 'mkdir -p /home/alice/Documents && echo notes > /home/alice/Documents/notes.txt && chmod 600 /home/alice/Documents/notes.txt'
+check "clawdbot grant --no-restart /home/alice/Documents" clawdbot grant --no-restart /home/alice/Documents
+check "(control) the grant added ACL entries of $SVC_USER" fails no_acl_of "$SVC_USER" /home/alice
+
 # Erase.
 check "rpm -e --nodeps $PKG" rpm_do -e --nodeps "$PKG" || abort
+check "the erase removed every ACL entry of $SVC_USER" no_acl_of "$SVC_USER" /home/alice
+check "and the grants' drop-in" test ! -e "/etc/systemd/system/$UNIT.d/50-grants.conf"
 check_not "rpm no longer lists $PKG" rpm_do -q "$PKG"
 check_not "the service is stopped" is_active
 check_not "no process of $SVC_USER is left" pgrep -u "$SVC_USER"
