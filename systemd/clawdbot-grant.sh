@@ -201,7 +201,9 @@ open_parents() {
             [ "$dir" = / ] && break
             continue
         fi
-        if ! /usr/sbin/runuser -u "$user" -- /usr/bin/test -x "$dir"; then
+        # Asked of the kernel as $user, in a session of its own with no stream
+        # of root's: a process of $user never holds root's terminal.
+        if ! /usr/bin/setsid --wait /usr/sbin/runuser -u "$user" -- /usr/bin/test -x "$dir" </dev/null >/dev/null 2>&1; then
             if /usr/bin/getfacl --omit-header --absolute-names -- "$dir" 2>/dev/null | /usr/bin/grep -q "^user:$user:"; then
                 say "$dir: has an ACL entry for $user without search permission; left as it is"
             else
