@@ -28,6 +28,14 @@ unit='@UNIT@'
 
 #include systemd/grants-lib.sh
 
+# grants_named PATH...: the ACL entries of a named user or group on PATH (and,
+# with -R first, below it), as "path: entry" lines.
+grants_named() {
+    /usr/bin/getfacl --absolute-names -P "$@" 2>/dev/null | /usr/bin/awk '
+        /^# file: / { file = substr($0, 9); next }
+        /^(default:)?(user|group):[^:]+:/ { print file ": " $0 }'
+}
+
 say() {
     printf 'clawdbot: %s\n' "$*" >&2
 }
@@ -48,6 +56,10 @@ grant     lets the gateway (user $user) read PATH, or with --write also change
 revoke    takes the grant of PATH back: every ACL entry it added goes.
 grants    lists the grants: path, access, when, by whom, whether in effect.
 
+While the entries change, every process of $user is paused (SIGSTOP), so that
+none can swap a file for a link under it; the entries are made as the owner of
+PATH, who can share only what is theirs.
+
 PATH is absolute. Refused without --force: /, a whole home directory or what
 contains one, /etc, /root, and stores of secrets (.ssh, .gnupg, .password-store,
 keyrings, browser profiles, cloud credentials). The service restarts to see a
@@ -65,71 +77,20 @@ granted_mode() {
     grant_lines | /usr/bin/awk -F '\t' -v p="$1" '$4 == p { print $1 }'
 }
 
-# check_path PATH: refuses what cannot be granted; prints the canonical path.
-check_path() {
-    case "$1" in
-        /*) ;;
-        *) die "$1: give the absolute path (for example: sudo clawdbot grant \"\$PWD/$1\")" ;;
-    esac
-    case "$1" in
-        *[!A-Za-z0-9._/@+,~=-]*)
-            die "$1: only letters, digits and . _ / @ + , ~ = - can be granted (the path is written into a systemd unit); rename it or grant a directory above it"
-            ;;
-    esac
-    [ -e "$1" ] || die "$1: no such file or directory"
-    # A link anywhere in the path is accepted only from root or the path's owner.
-    owner=$(/usr/bin/stat -L -c %u -- "$1")
-    part=''
-    rest=${1#/}
-    while [ -n "$rest" ]; do
-        part="$part/${rest%%/*}"
-        case "$rest" in
-            */*) rest=${rest#*/} ;;
-            *) rest='' ;;
-        esac
-        if [ -L "$part" ]; then
-            link_owner=$(/usr/bin/stat -c %u -- "$part")
-            if [ "$link_owner" != 0 ] && [ "$link_owner" != "$owner" ]; then
-                die "$1: $part is a symbolic link of user $link_owner, who owns neither the system nor the path: refused"
-            fi
-        fi
-    done
+# How this system names a path's owner, its canonical form and the homes.
+owner_of() {
+    /usr/bin/stat -c %u -- "$1"
+}
+
+canonical() {
     /usr/bin/realpath -e -- "$1"
 }
 
-# why_refused PATH: the reason PATH needs --force, if any.
-why_refused() {
-    case "$1" in
-        /) echo "it is the whole file system"; return 0 ;;
-        /etc | /etc/*) echo "it is system configuration (/etc)"; return 0 ;;
-        /root | /root/*) echo "it is root's home"; return 0 ;;
-    esac
-    case "/$1/" in
-        */.ssh/* | */.gnupg/* | */.password-store/* | */.local/share/keyrings/* | */.pki/* | */.aws/* | */.azure/* | \
-            */.config/gcloud/* | */.kube/* | */.docker/* | */.mozilla/* | */.config/google-chrome/* | */.config/chromium/* | \
-            */.config/BraveSoftware/* | */.thunderbird/* | */snap/firefox/* | */.netrc/* | */.git-credentials/*)
-            echo "it is, or is inside, a store of secrets (keys, passwords, credentials, a browser profile)"
-            return 0
-            ;;
-    esac
-    homes=$(/usr/bin/getent passwd | /usr/bin/cut -d: -f6 | /usr/bin/sort -u)
-    for home in $homes; do
-        case "$home" in
-            / | '' | /nonexistent | /dev/null) continue ;;
-        esac
-        if [ "$1" = "$home" ]; then
-            echo "it is the whole home directory of a user"
-            return 0
-        fi
-        case "$home/" in
-            "$1"/*)
-                echo "it contains the home directory $home"
-                return 0
-                ;;
-        esac
-    done
-    return 0
+home_dirs() {
+    /usr/bin/getent passwd | /usr/bin/cut -d: -f6 | /usr/bin/sort -u
 }
+
+#include admin/grant-paths.sh
 
 # Whether PATH lies in what the sandbox replaces by an empty tmpfs (ProtectHome).
 in_hidden_tree() {
@@ -177,17 +138,26 @@ apply_change() {
     fi
 }
 
-# share PATH PERM: the ACL entries of a grant.
+# share PATH PERM: the ACL entries of a grant, made as PATH's owner: what
+# belongs to others below PATH stays as it is (and is named).
 share() {
-    if ! out=$(/usr/bin/setfacl -m "u:$user:$2" -- "$1" 2>&1); then
+    owner=$(/usr/bin/stat -c %u -- "$1")
+    if ! out=$(grants_as "$owner" /usr/bin/setfacl -m "u:$user:$2" -- "$1" </dev/null 2>&1); then
         case "$out" in
             *"not supported"*) die "$1: its file system does not support POSIX ACLs (mount it with the acl option, or grant a path on another file system)" ;;
             *) die "$1: setfacl failed: $out" ;;
         esac
     fi
     if [ -d "$1" ]; then
-        /usr/bin/setfacl -R -P -m "u:$user:$2" -- "$1"
-        /usr/bin/find -P "$1" -type d -exec /usr/bin/setfacl -m "d:u:$user:$2" -- {} +
+        # What $user made under a read-write grant is its own already.
+        out=$(grants_as "$owner" /usr/bin/find -P "$1" ! -type l ! -user "$user" \
+            -exec /usr/bin/setfacl -m "u:$user:$2" -- {} + \
+            -type d -exec /usr/bin/setfacl -m "d:u:$user:$2" -- {} + </dev/null 2>&1) || true
+        left=$(printf '%s\n' "$out" | /usr/bin/grep -E 'Operation not permitted|Permission denied' | /usr/bin/sort -u)
+        if [ -n "$left" ]; then
+            say "$1: left unshared what its owner ($(/usr/bin/id -nu "$owner" 2>/dev/null || echo "$owner")) may not change:"
+            printf '%s\n' "$left" | /usr/bin/head -n 10 | /usr/bin/sed 's/^/    /' >&2
+        fi
     fi
 }
 
@@ -207,8 +177,11 @@ open_parents() {
             if /usr/bin/getfacl --omit-header --absolute-names -- "$dir" 2>/dev/null | /usr/bin/grep -q "^user:$user:"; then
                 say "$dir: has an ACL entry for $user without search permission; left as it is"
             else
-                /usr/bin/setfacl -m "u:$user:x" -- "$dir"
-                printf 'parent\t%s\t%s\n' "$dir" "$1" >> "$grants_file"
+                if grants_as "$(/usr/bin/stat -c %u -- "$dir")" /usr/bin/setfacl -m "u:$user:x" -- "$dir" </dev/null >/dev/null 2>&1; then
+                    printf 'parent\t%s\t%s\n' "$dir" "$1" >> "$grants_file"
+                else
+                    say "$dir: its owner could not give $user the search entry; the gateway may not reach $1"
+                fi
             fi
         fi
         [ "$dir" = / ] && break
@@ -267,6 +240,10 @@ case "$command" in
             perm_file=rw
             mode=rw
         fi
+        # No process of $user runs while entries are changed by name.
+        grants_pause || die "nothing changed: the processes of $user must stop while the entries change"
+        trap grants_resume EXIT
+        trap 'exit 130' HUP INT TERM
         count=0
         for arg in "$@"; do
             case "$arg" in -*) continue ;; esac
@@ -295,10 +272,15 @@ case "$command" in
             fi
             count=$((count + 1))
         done
+        grants_resume
         apply_change grant
         ;;
     revoke)
         [ "$(/usr/bin/id -u)" -eq 0 ] || die "run it as root: sudo clawdbot revoke"
+        # No process of $user runs while entries are changed by name.
+        grants_pause || die "nothing changed: the processes of $user must stop while the entries change"
+        trap grants_resume EXIT
+        trap 'exit 130' HUP INT TERM
         count=0
         for arg in "$@"; do
             case "$arg" in -*) continue ;; esac
@@ -315,6 +297,7 @@ case "$command" in
             say "revoked: $user may no longer use $canon"
             count=$((count + 1))
         done
+        grants_resume
         apply_change revoke
         ;;
     grants)

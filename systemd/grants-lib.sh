@@ -15,47 +15,131 @@ grants_file='@CONFIG_DIR@/grants'
 grants_dropin_dir='/etc/systemd/system/@UNIT@.d'
 grants_dropin="$grants_dropin_dir/50-grants.conf"
 
-# grants_named PATH...: the ACL entries of a named user or group on PATH (and,
-# with -R first, below it), as "path: entry" lines.
-grants_named() {
-    getfacl --absolute-names -P "$@" 2>/dev/null | awk '
-        /^# file: / { file = substr($0, 9); next }
-        /^(default:)?(user|group):[^:]+:/ { print file ": " $0 }'
-}
-
-# grants_tidy PATH: drops the ACL of PATH altogether when no entry of a named
-# user or group is left in it (only the mask, or the bare default ACL a grant
-# made): the mode bits are then exactly as before the grant.
-grants_tidy() {
-    if [ -z "$(grants_named -- "$1")" ]; then
-        setfacl -b -- "$1" 2>/dev/null || true
+# grants_as UID COMMAND...: COMMAND as the user UID (with its groups; with
+# nogroup when no account has that uid), in a session of its own; as root for
+# UID 0. Callers give it no stream of root's: /dev/null, or pipes they read.
+# A walk by path name done as a file's owner can change only what that owner
+# could change anyway, wherever a swapped link leads it.
+grants_as() {
+    _uid=$1
+    shift
+    if [ "$_uid" = 0 ]; then
+        "$@"
+        return
+    fi
+    _gid=$(getent passwd "$_uid" | cut -d: -f4)
+    if [ -n "$_gid" ]; then
+        setsid --wait setpriv --reuid="$_uid" --regid="$_gid" --init-groups --inh-caps=-all -- "$@"
+    else
+        setsid --wait setpriv --reuid="$_uid" --regid=65534 --clear-groups --inh-caps=-all -- "$@"
     fi
 }
 
-# grants_unshare PATH: removes @USER@'s entries (access, and default on
-# directories) from PATH and everything below it, never following a link.
+# grants_pause: stops every process of @USER@ (SIGSTOP sent with kill(-1) as
+# that user, which no fork escapes) and waits until each of their threads is
+# stopped, so that none can swap a file for a link while entries are changed
+# by name; grants_resume continues them. Without the account, nothing to do.
+grants_pause() {
+    grants_uid=$(id -u '@USER@' 2>/dev/null) || grants_uid=''
+    [ -n "$grants_uid" ] || return 0
+    grants_as "$grants_uid" sh -c 'kill -s STOP -- -1' </dev/null >/dev/null 2>&1 || true
+    _tries=0
+    while [ -n "$(grants_running)" ]; do
+        _tries=$((_tries + 1))
+        if [ "$_tries" -gt 100 ]; then
+            echo "@NAME@: these processes of @USER@ did not stop within 5 s: $(grants_running | tr '\n' ' ')" >&2
+            grants_resume
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+grants_resume() {
+    if [ -n "${grants_uid:-}" ]; then
+        grants_as "$grants_uid" sh -c 'kill -s CONT -- -1' </dev/null >/dev/null 2>&1 || true
+        grants_uid=''
+    fi
+}
+
+# grants_running: the threads of @USER@ that are not stopped.
+grants_running() {
+    cat /proc/[0-9]*/task/[0-9]*/status 2>/dev/null | awk -v uid="$grants_uid" '
+        /^State:/ { state = $2 }
+        /^Pid:/ { pid = $2 }
+        /^Uid:/ { if (($2 == uid || $3 == uid) && state !~ /^[TtZX]$/) print pid }'
+}
+
+# Reads getfacl output; prints the files whose ACL has no entry of a named
+# user or group left (only the mask, or a bare default ACL a grant made), for
+# setfacl -b: their mode bits are then exactly as before the grant. getfacl
+# writes \ooo for some bytes; a name with a newline is skipped.
+# shellcheck disable=SC2016 # an awk program: its $ are awk's
+grants_tidy_awk='
+function unescape(s,    out, i, c, t) {
+    out = ""
+    for (i = 1; i <= length(s); i++) {
+        c = substr(s, i, 1)
+        t = substr(s, i + 1, 3)
+        if (c == "\\" && t ~ /^[0-7][0-7][0-7]$/) {
+            out = out sprintf("%c", substr(t, 1, 1) * 64 + substr(t, 2, 1) * 8 + substr(t, 3, 1))
+            i += 3
+        } else {
+            out = out c
+        }
+    }
+    return out
+}
+function flush(    name) {
+    if (file != "" && extended && !named) {
+        name = unescape(file)
+        if (index(name, "\n") == 0) print name
+    }
+    file = ""
+}
+/^# file: / { flush(); file = substr($0, 9); extended = 0; named = 0; next }
+/^(default:)?(user|group):[^:]+:/ { named = 1 }
+/^mask::/ || /^default:/ { extended = 1 }
+END { flush() }'
+
+# grants_unshare_as UID -R|-d PATH: as the user UID, removes @USER@'s entries
+# (access and default) from PATH, and with -R from everything below it, never
+# following a link; then drops what is left of an ACL with no named entry.
+grants_unshare_as() {
+    if [ "$2" = -R ]; then
+        grants_as "$1" setfacl -R -P -x 'u:@USER@' -- "$3" </dev/null >/dev/null 2>&1 || true
+        grants_as "$1" find -P "$3" -type d -exec setfacl -x 'd:u:@USER@' -- {} + </dev/null >/dev/null 2>&1 || true
+        grants_as "$1" getfacl -R -P --absolute-names -- "$3" </dev/null 2>/dev/null |
+            LC_ALL=C awk "$grants_tidy_awk" |
+            grants_as "$1" xargs -r -d '\n' setfacl -b -- >/dev/null 2>&1 || true
+    else
+        grants_as "$1" setfacl -x 'u:@USER@' -- "$3" </dev/null >/dev/null 2>&1 || true
+        grants_as "$1" getfacl --absolute-names -- "$3" </dev/null 2>/dev/null |
+            LC_ALL=C awk "$grants_tidy_awk" |
+            grants_as "$1" xargs -r -d '\n' setfacl -b -- >/dev/null 2>&1 || true
+    fi
+}
+
+# grants_unshare PATH: removes @USER@'s entries from PATH and everything below
+# it: first as @USER@, while it can still reach them, from the files it owns
+# (those it made under a read-write grant), then as PATH's owner. Call it
+# between grants_pause and grants_resume.
 grants_unshare() {
     if [ -L "$1" ] || [ ! -e "$1" ]; then
         return 0
     fi
-    if [ -d "$1" ]; then
-        setfacl -R -P -x 'u:@USER@' -- "$1" 2>/dev/null || true
-        find -P "$1" -type d -exec setfacl -x 'd:u:@USER@' -- {} + 2>/dev/null || true
-        # What is left of an ACL with only the mask goes (mode bits as before).
-        find -P "$1" \( -type f -o -type d \) -print | while IFS= read -r f; do
-            grants_tidy "$f"
-        done
-    else
-        setfacl -x 'u:@USER@' -- "$1" 2>/dev/null || true
-        grants_tidy "$1"
+    _owner=$(stat -c %u -- "$1")
+    _svc=$(id -u '@USER@' 2>/dev/null || true)
+    if [ -n "$_svc" ] && [ "$_svc" != "$_owner" ]; then
+        grants_unshare_as "$_svc" -R "$1"
     fi
+    grants_unshare_as "$_owner" -R "$1"
 }
 
 # grants_unshare_parent PATH: removes the search entry a grant added on PATH.
 grants_unshare_parent() {
     if [ -d "$1" ] && [ ! -L "$1" ]; then
-        setfacl -x 'u:@USER@' -- "$1" 2>/dev/null || true
-        grants_tidy "$1"
+        grants_unshare_as "$(stat -c %u -- "$1")" -d "$1"
     fi
 }
 
@@ -66,13 +150,18 @@ grants_remove_all() {
         cat -- "$grants_file" >&2
     fi
     if [ -f "$grants_file" ]; then
-        while IFS='	' read -r kind f2 _f3 _f4 f5; do
-            case "$kind" in
-                grant) grants_unshare "$f5" ;;
-                parent) grants_unshare_parent "$f2" ;;
-            esac
-        done < "$grants_file"
-        rm -f -- "$grants_file"
+        if grants_pause; then
+            while IFS='	' read -r kind f2 _f3 _f4 f5; do
+                case "$kind" in
+                    grant) grants_unshare "$f5" ;;
+                    parent) grants_unshare_parent "$f2" ;;
+                esac
+            done < "$grants_file"
+            grants_resume
+            rm -f -- "$grants_file"
+        else
+            echo "@NAME@: the grants stay recorded in $grants_file; remove the package again once those processes are gone" >&2
+        fi
     fi
     if [ -f "$grants_dropin" ]; then
         rm -f -- "$grants_dropin"

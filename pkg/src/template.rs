@@ -11,10 +11,11 @@ use crate::Error;
 
 pub type Vars = BTreeMap<&'static str, String>;
 
-/// Templates that every platform ships, rendered with that platform's values:
-/// the meaning of the admin command's words, sourced by each platform's admin
-/// command.
-pub const COMMON: &[&str] = &["admin/clawdbot-words.sh"];
+/// Templates that every platform ships or includes, rendered with that
+/// platform's values: the meaning of the admin command's words, sourced by each
+/// platform's admin command, and what a grant accepts, included by each
+/// platform's grant command.
+pub const COMMON: &[&str] = &["admin/clawdbot-words.sh", "admin/grant-paths.sh"];
 
 /// Every template file of every format, read once from the repository.
 #[derive(Debug, Clone)]

@@ -64,6 +64,36 @@ check "the service was restarted by the upgrade" wait_until "$START_LIMIT" new_m
 check "the gateway answers HTTP 200 after the upgrade" wait_until "$HTTP_LIMIT" http_ok
 check "the gateway still reads the notes after the upgrade" as_gateway cat "$NOTES"
 
+# The gateway races root: it keeps swapping files of the shared tree for links
+# to a file of root's while root changes the entries below it (a grant made
+# again, then the revoke). Root must never follow one of those links.
+TARGET=/etc/clawdbot-race-target
+echo 'root only' > "$TARGET"
+chmod 600 "$TARGET"
+RACER='
+import ctypes, os, sys
+d, target, ready = sys.argv[1], sys.argv[2], sys.argv[3]
+libc = ctypes.CDLL(None, use_errno=True)
+exchange = libc.renameat2
+os.makedirs(d, exist_ok=True)
+pairs = []
+for i in range(400):
+    n = os.path.join(d, "f%d" % i).encode()
+    open(n, "w").close()
+    os.symlink(target, n + b".l")
+    pairs.append((n, n + b".l"))
+open(ready, "w").close()
+while True:
+    for a, b in pairs:
+        exchange(-100, a, -100, b, 2)
+'
+as_gateway python3 -c "$RACER" "$DOCS/race" "$TARGET" "$STATE_DIR/racer-ready" &
+racer=$!
+check "the gateway's racer runs" wait_until 20 test -e "$STATE_DIR/racer-ready"
+check "sudo clawdbot grant --write again, while it races" clawdbot grant --write --no-restart "$DOCS"
+check "root's file got no ACL entry from the grant" sh -c "! getfacl -p --skip-base $TARGET | grep ."
+check "the racer was paused during the walk and runs again" sh -c "! grep -q '^State:.*T' /proc/$racer/status"
+
 old_pid=$(main_pid)
 check "sudo clawdbot revoke $DOCS" clawdbot revoke "$DOCS" || abort
 check "the service was restarted" wait_until "$START_LIMIT" new_main_pid "$old_pid"
@@ -72,15 +102,23 @@ check_not "after revoke the gateway cannot read the notes" as_gateway cat "$NOTE
 check "getfacl shows no entry of $SVC_USER anywhere" no_acl_of "$SVC_USER" "$ALICE"
 check "the notes have their mode again ($notes_mode)" expect "$notes_mode" stat -c %a "$NOTES"
 check "the drop-in is gone" test ! -e "$DROPIN"
+check "root's file got no ACL entry from the revoke" sh -c "! getfacl -p --skip-base $TARGET | grep ."
+kill -KILL "$racer" 2>/dev/null || true
+wait "$racer" 2>/dev/null || true
+rm -rf -- "$DOCS/race" "$TARGET"
 check "clawdbot grants lists nothing" sh -c "clawdbot grants | grep -q 'no grants'"
 
 # A revoke after someone else edited the ACL removes only ours.
-check "grant again" clawdbot grant --no-restart "$DOCS"
+# Entries are made as the path's owner: what is not alice's stays as it is.
+install -o bob -g bob -m 600 /dev/null "$DOCS/bobs.txt"
+check "grant again: it names bob's file inside as left unshared" sh -c "clawdbot grant --no-restart $DOCS 2>&1 | grep 'left unshared' -A3 | grep -q bobs.txt"
+check "bob's file got no entry of $SVC_USER" sh -c "! getfacl -p $DOCS/bobs.txt | grep -q '$SVC_USER'"
 setfacl -m u:bob:r "$NOTES"
 check "revoke says what it left" sh -c "clawdbot revoke --no-restart $DOCS 2>&1 | grep -q 'user:bob:r'"
 check "bob's entry stayed" sh -c "getfacl -p $NOTES | grep -qx 'user:bob:r--'"
 check "ours went" no_acl_of "$SVC_USER" "$ALICE"
 setfacl -x u:bob "$NOTES"
+rm -f -- "$DOCS/bobs.txt"
 
 # Purge takes every grant back.
 check "grant before purge" clawdbot grant --no-restart "$DOCS"
