@@ -111,6 +111,8 @@ usage() {
         "  sudo clawdbot gateway status               launchd's state and pid, then gateway health" \
         "  sudo clawdbot onboard                      upstream's onboarding, without a per-user service" \
         "  sudo clawdbot reset [--yes]                a new configuration and token (the old one kept aside)" \
+        "  sudo clawdbot grant [--write] PATH...      lets the gateway read (or change) PATH, a person's file or directory" \
+        "  sudo clawdbot revoke PATH...               takes a grant back; grants: lists them (clawdbot grant --help)" \
         "  sudo clawdbot gateway install|uninstall, node install|uninstall, uninstall, update:" \
         "                                             refused: a system package (see the next line)" \
         "  sudo @UNINSTALL@ [--purge]" \
@@ -172,9 +174,7 @@ case "$word" in
         exit 1
         ;;
     grant)
-        echo "clawdbot: '$command' (sharing a person's files with the gateway) is not available on macOS yet;" >&2
-        echo "clawdbot: the gateway, as $user, reads only what the file modes already let every user read." >&2
-        exit 1
+        exec '@GRANT@' "$@"
         ;;
     update)
         echo "clawdbot: this clawdbot comes from the macOS package @IDENTIFIER@; update it by installing a newer .pkg:" >&2

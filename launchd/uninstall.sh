@@ -3,7 +3,8 @@
 #
 #   sudo @BIN@-uninstall           stop the daemon, remove its files and the
 #                                  package receipt; keep the state and the account
-#   sudo @BIN@-uninstall --purge   also delete @STATE_DIR@ (configuration,
+#   sudo @BIN@-uninstall --purge   also take back every grant of people's
+#                                  files, delete @STATE_DIR@ (configuration,
 #                                  credentials, logs), @LOG_DIR@ and the
 #                                  account @USER@ (only if the package created
 #                                  it)
@@ -32,7 +33,7 @@ while [ "$#" -gt 0 ]; do
             shift
             ;;
         -h | --help)
-            sed -n '2,13s/^# \{0,1\}//p' "$0"
+            sed -n '2,14s/^# \{0,1\}//p' "$0"
             exit 0
             ;;
         *)
@@ -55,6 +56,21 @@ fi
 if launchctl print "system/$label" >/dev/null 2>&1; then
     log "stopping $label"
     launchctl bootout "system/$label"
+fi
+# The grants of people's files go with --purge, taken back by the grant command
+# while it is still there; without --purge they stay with the account.
+if [ -s "${root}@GRANTS@" ]; then
+    if [ "$purge" -eq 1 ] && [ -z "$root" ]; then
+        log "taking back every grant of people's files"
+        if ! '@GRANT@' revoke-all; then
+            echo "@NAME@-uninstall: the grants could not all be taken back; nothing was removed (see above)" >&2
+            exit 1
+        fi
+    elif [ "$purge" -eq 1 ]; then
+        log "kept the grants recorded in ${root}@GRANTS@: their entries are on that system's files"
+    else
+        log "kept the grants of people's files (sudo clawdbot grants lists them; --purge takes them back)"
+    fi
 fi
 rm -f "$root/Library/LaunchDaemons/$label.plist"
 for link in "${root}@BIN@" "${root}@BIN@-uninstall"; do

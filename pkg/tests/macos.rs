@@ -352,8 +352,9 @@ fn a_failed_write_leaves_no_package() {
 // ---------------------------------------------------------------------------
 // The install scripts against a recorded fake of the macOS tools.
 
-/// FAKE dscl, dseditgroup, launchctl, pkgutil, sleep, sudo, script, id and a
-/// recording chown: one script under nine names. It appends every call to
+/// FAKE dscl, dseditgroup, launchctl, pkgutil, sleep, sudo, script, id, a
+/// recording chown, and for the grant command BSD's date -r, stat -f %u, chmod
+/// +a/-a# and ls -led over ACLs kept in a file: one script under thirteen names. It appends every call to
 /// $FAKE/calls and keeps the directory service (users, groups) and launchd's
 /// loaded labels as files under $FAKE. $FAKE/dscl-failures holds how many dscl
 /// calls still fail with -14988; $FAKE/refuse-delete makes user deletion fail
@@ -371,6 +372,52 @@ echo "$tool $*" >> "$FAKE/calls"
 case "$tool" in
 sleep) exit 0 ;;
 chown) exec /bin/chown "$@" ;;
+date)
+    # BSD date -r SECONDS FORMAT
+    if [ "${1:-}" = -r ]; then exec /bin/date -d "@$2" "$3"; fi
+    exec /bin/date "$@" ;;
+stat)
+    # BSD stat -f %u [--] PATH: the owner of PATH itself.
+    [ "$1" = -f ] && [ "$2" = %u ] || exit 64
+    shift 2
+    [ "$1" = -- ] && shift
+    exec /usr/bin/stat -c %u -- "$1" ;;
+chmod)
+    # ACLs kept in $FAKE/acls ("PATH<tab>ENTRY"), changed only by root or the
+    # owner of PATH; every change is recorded with the caller's uid in $FAKE/acl-calls.
+    case "$1" in
+    +a | -a#)
+        op=$1 arg=$2
+        shift 2
+        status=0
+        me=$(/usr/bin/id -u)
+        for f in "$@"; do
+            echo "$me $op $arg $f" >> "$FAKE/acl-calls"
+            if [ ! -e "$f" ]; then echo "chmod: $f: No such file or directory" >&2; status=1; continue; fi
+            if [ "$me" != 0 ] && [ "$me" != "$(/usr/bin/stat -c %u -- "$f")" ]; then
+                echo "chmod: Failed to set ACL on file '$f': Operation not permitted" >&2; status=1; continue
+            fi
+            touch "$FAKE/acls"
+            if [ "$op" = +a ]; then
+                printf '%s\tuser:%s %s\n' "$f" "${arg%% *}" "${arg#* }" >> "$FAKE/acls"
+            else
+                awk -F '\t' -v p="$f" -v n="$arg" '$1 == p && i++ == n { next } { print }' "$FAKE/acls" > "$FAKE/acls.new"
+                cat "$FAKE/acls.new" > "$FAKE/acls"
+                rm -f "$FAKE/acls.new"
+            fi
+        done
+        exit "$status" ;;
+    *) exec /bin/chmod "$@" ;;
+    esac ;;
+ls)
+    # BSD ls -led [--] PATH: one line for PATH, then its ACL entries, numbered.
+    [ "$1" = -led ] || exit 64
+    shift
+    [ "$1" = -- ] && shift
+    [ -e "$1" ] || exit 1
+    echo "-rw-------+ 1 someone  staff  0 Dec  3 10:00 $1"
+    [ -f "$FAKE/acls" ] || exit 0
+    awk -F '\t' -v p="$1" '$1 == p { print " " n++ ": " $2 }' "$FAKE/acls" ;;
 sudo)
     [ "$1" = -u ] && [ "$3" = -- ] || { echo "fake sudo: expected -u NAME -- CMD" >&2; exit 64; }
     name=$2
@@ -462,6 +509,20 @@ struct Mac {
 /// The fakes the admin command calls by absolute path (see [`Admin`]); not on PATH.
 const ABSOLUTE_FAKES: &[(&str, &str)] = &[("/usr/bin/sudo", "sudo"), ("/usr/bin/script", "script"), ("/usr/bin/id", "id"), ("/bin/launchctl", "launchctl")];
 
+/// The fakes the grant command calls by absolute path; the other tools it calls
+/// (find, awk, ps, sh's kill) are the real ones, which behave as macOS's do
+/// for the options it uses.
+const GRANT_FAKES: &[(&str, &str)] = &[
+    ("/usr/bin/sudo", "sudo"),
+    ("/usr/bin/script", "script"),
+    ("/usr/bin/id", "id"),
+    ("/usr/bin/dscl", "dscl"),
+    ("/usr/bin/stat", "stat"),
+    ("/bin/chmod", "chmod"),
+    ("/bin/ls", "ls"),
+    ("/bin/date", "date"),
+];
+
 impl Mac {
     /// A target volume with /var/db and the installed payload's plist and libexec
     /// scripts, the rendered install scripts, and the fake tools. Everything is
@@ -482,7 +543,7 @@ impl Mac {
         }
         let abs = dir.path().join("fake-abs");
         fs::create_dir_all(&abs).unwrap();
-        for (_, t) in ABSOLUTE_FAKES {
+        for t in ABSOLUTE_FAKES.iter().chain(GRANT_FAKES).map(|(_, t)| *t).collect::<std::collections::BTreeSet<_>>() {
             symlink(&fake, abs.join(t)).unwrap();
         }
         fs::create_dir_all(dir.path().join("fake")).unwrap();
@@ -1111,7 +1172,7 @@ impl Admin {
         let vol = mac.vol();
         let templates = Templates::load(&root()).unwrap();
         let mut vars = macos::vars(&manifest()).unwrap();
-        for key in ["PREFIX", "NODE", "ENTRY", "CLI", "UNINSTALL", "WORDS", "FIRST_CONFIG", "STATE_DIR", "CACHE_DIR", "PLIST"] {
+        for key in ["PREFIX", "NODE", "ENTRY", "CLI", "UNINSTALL", "WORDS", "FIRST_CONFIG", "GRANT", "GRANTS", "STATE_DIR", "CACHE_DIR", "PLIST"] {
             let v = format!("{}{}", vol.display(), vars[key]);
             vars.insert(key, v);
         }
@@ -1124,6 +1185,15 @@ impl Admin {
         assert!(text.contains("\nPATH=/usr/bin:/bin:/usr/sbin:/sbin\nexport PATH\ncd /\n"), "{text}");
         let cli = mac.dir.path().join("clawdbot");
         fs::write(&cli, text).unwrap();
+        let mut grant = templates.render("launchd/grant.sh", &vars).unwrap();
+        for (path, fake) in GRANT_FAKES {
+            assert!(grant.contains(&format!("{path} ")), "the grant command does not call {path} by its absolute path");
+            grant = grant.replace(&format!("{path} "), &format!("{} ", mac.dir.path().join("fake-abs").join(fake).display()));
+        }
+        let grant_path = PathBuf::from(&vars["GRANT"]);
+        fs::create_dir_all(grant_path.parent().unwrap()).unwrap();
+        fs::write(&grant_path, grant).unwrap();
+        fs::set_permissions(&grant_path, fs::Permissions::from_mode(0o755)).unwrap();
         fs::set_permissions(&cli, fs::Permissions::from_mode(0o755)).unwrap();
 
         let runs = mac.dir.path().join("node-runs");
@@ -1424,12 +1494,6 @@ fn admin_refuses_per_user_services_and_updates() {
         }
         assert!(launchctl(&r.calls).is_empty() && r.runs.is_empty(), "{args:?}: {:?}", r.calls);
     }
-    for args in [&["grant", "/Users/alice/Documents"][..], &["revoke", "/Users/alice/Documents"], &["grants"]] {
-        let r = a.run(args, None, "");
-        assert_eq!(r.code, 1, "{args:?}: {}", r.out);
-        assert!(r.out.contains("not available on macOS yet"), "{args:?}: {}", r.out);
-        assert!(launchctl(&r.calls).is_empty() && r.runs.is_empty(), "{args:?}: {:?}", r.calls);
-    }
     let r = a.run(&["update"], None, "");
     assert_eq!(r.code, 1, "{}", r.out);
     assert!(r.out.contains("installing a newer .pkg") && r.out.contains("sudo installer -pkg clawdbot-<version>-<arch>.pkg -target /"), "{}", r.out);
@@ -1484,6 +1548,145 @@ fn admin_foreground_and_force_wait_for_the_daemon_to_stop() {
         assert_eq!(r.runs[0].args, format!("{} {}", a.vars["ENTRY"], args.join(" ")));
         assert_eq!(r.runs[0].uid, "200");
     }
+}
+
+/// The account's uid in the grant tests: its own, so that pausing "every process
+/// of the account" touches nothing of the other tests running meanwhile.
+const GRANT_UID: u32 = 4242;
+
+/// A person, alice (501:20), known to the directory service, with a home in the
+/// volume (0750), ~/Documents/notes.txt (0600) and ~/.ssh/id_rsa.
+fn add_alice(a: &Admin) -> PathBuf {
+    let home = a.mac.vol().join("Users/alice");
+    a.mac.add_user("alice", 501, 20);
+    a.mac.set_attr("Users", "alice", "NFSHomeDirectory", &home.display().to_string());
+    a.mac.set_attr("Users", "_clawdbot", "UniqueID", &GRANT_UID.to_string());
+    for (dir, mode) in [(home.clone(), 0o750), (home.join("Documents"), 0o700), (home.join(".ssh"), 0o700)] {
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(&dir, Some(501), Some(20)).unwrap();
+    }
+    for (file, text) in [(home.join("Documents/notes.txt"), "alice's notes"), (home.join(".ssh/id_rsa"), "PRIVATE KEY")] {
+        fs::write(&file, text).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&file, Some(501), Some(20)).unwrap();
+    }
+    home
+}
+
+/// The fake ACLs, as (path, entry).
+fn acls(a: &Admin) -> Vec<(String, String)> {
+    fs::read_to_string(a.mac.fake().join("acls"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (p, e) = l.split_once('\t').unwrap();
+            (p.to_owned(), e.to_owned())
+        })
+        .collect()
+}
+
+fn acl_of(a: &Admin, path: &Path) -> Vec<String> {
+    acls(a).into_iter().filter(|(p, _)| Path::new(p) == path).map(|(_, e)| e).collect()
+}
+
+/// The ACL changes since the last call, as "UID OP ARG PATH".
+fn acl_calls(a: &Admin) -> Vec<String> {
+    let file = a.mac.fake().join("acl-calls");
+    let calls = fs::read_to_string(&file).unwrap_or_default().lines().map(str::to_owned).collect();
+    let _ = fs::remove_file(&file);
+    calls
+}
+
+fn state_of(pid: u32) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find(|l| l.starts_with("State:")).unwrap().to_owned()
+}
+
+#[test]
+fn admin_grant_shares_as_the_owner_while_the_account_is_paused() {
+    need_root();
+    let a = Admin::new();
+    let home = add_alice(&a);
+    let docs = home.join("Documents");
+    let notes = docs.join("notes.txt");
+    let d = docs.display().to_string();
+    // A process of the account, which the command pauses and then continues.
+    let mut daemon = Command::new("setpriv")
+        .args([format!("--reuid={GRANT_UID}"), format!("--regid={GRANT_UID}"), "--clear-groups".into(), "sleep".into(), "60".into()])
+        .spawn()
+        .unwrap();
+
+    let ssh = home.join(".ssh").display().to_string();
+    let h = home.display().to_string();
+    for (args, why) in [
+        (vec!["grant", h.as_str()], "it is the whole home directory of a user"),
+        (vec!["grant", ssh.as_str()], "store of secrets"),
+        (vec!["grant", "Documents"], "give the absolute path"),
+        (vec!["grant", "/etc"], "system configuration"),
+    ] {
+        let r = a.run(&args, None, "");
+        assert_eq!(r.code, 1, "{args:?}: {}", r.out);
+        assert!(r.out.contains(why), "{args:?}: lacks {why:?}: {}", r.out);
+    }
+    assert!(acls(&a).is_empty(), "{:?}", acls(&a));
+
+    let r = a.run(&["grant", &d], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.out.contains(&format!("granted: _clawdbot may read {d}")), "{}", r.out);
+    assert_eq!(acl_of(&a, &docs), ["user:_clawdbot allow list,search,readattr,readextattr,readsecurity,file_inherit,directory_inherit"]);
+    assert_eq!(acl_of(&a, &notes), ["user:_clawdbot allow read,readattr,readextattr,readsecurity"]);
+    assert_eq!(acl_of(&a, &home), ["user:_clawdbot allow search"], "the home (0750) gets the bare search entry");
+    assert!(acl_of(&a, &home.join(".ssh")).is_empty() && acl_of(&a, &home.join(".ssh/id_rsa")).is_empty());
+    let changes = acl_calls(&a);
+    assert!(!changes.is_empty() && changes.iter().all(|c| c.starts_with("501 +a ")), "every entry is made as alice: {changes:#?}");
+    // Paused before the first entry, continued after the last; by the account itself.
+    let pos = |needle: &str| r.calls.iter().position(|c| c.contains(needle));
+    let stop = pos("sudo -u _clawdbot -- /bin/sh -c kill -s STOP -- -1").expect("paused");
+    let first = pos("chmod +a").unwrap();
+    let cont = r.calls.iter().rposition(|c| c.contains("sudo -u _clawdbot -- /bin/sh -c kill -s CONT -- -1")).expect("continued");
+    let last = r.calls.iter().rposition(|c| c.contains("chmod +a")).unwrap();
+    assert!(stop < first && last < cont, "{:#?}", r.calls);
+    assert!(!state_of(daemon.id()).contains("stopped"), "{}", state_of(daemon.id()));
+    let r = a.run(&["grants"], None, "");
+    assert!(r.out.lines().any(|l| l.starts_with(&d) && l.contains(" read ") && l.ends_with("yes")), "{}", r.out);
+
+    // --write replaces the grant; the daemon then makes a file there, its own,
+    // which inherits the directory's entry.
+    let r = a.run(&["grant", "--write", &d], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(acl_of(&a, &notes), ["user:_clawdbot allow read,readattr,readextattr,readsecurity,write,append,writeattr,writeextattr"]);
+    assert_eq!(acl_of(&a, &docs).len(), 1);
+    assert_eq!(acl_of(&a, &home), ["user:_clawdbot allow search"]);
+    // The search right the entries give the account on a Mac, which fake ACLs cannot.
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o751)).unwrap();
+    fs::set_permissions(&docs, fs::Permissions::from_mode(0o701)).unwrap();
+    let made = docs.join("made-by-the-gateway.txt");
+    fs::write(&made, "").unwrap();
+    std::os::unix::fs::chown(&made, Some(GRANT_UID), Some(GRANT_UID)).unwrap();
+    let mut store = fs::OpenOptions::new().append(true).open(a.mac.fake().join("acls")).unwrap();
+    std::io::Write::write_all(&mut store, format!("{}\tuser:_clawdbot inherited allow read,write\n", made.display()).as_bytes()).unwrap();
+    acl_calls(&a);
+
+    let r = a.run(&["revoke", &d], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(acls(&a).is_empty(), "revoke leaves no entry of ours anywhere: {:?}", acls(&a));
+    let changes = acl_calls(&a);
+    assert!(changes.contains(&format!("{GRANT_UID} -a# 0 {}", made.display())), "the account's own file, by the account: {changes:#?}");
+    assert!(changes.contains(&format!("501 -a# 0 {}", notes.display())) && changes.contains(&format!("501 -a# 0 {h}")), "{changes:#?}");
+    assert!(changes.iter().all(|c| !c.starts_with("0 ")), "root changes no entry: {changes:#?}");
+    assert!(a.run(&["grants"], None, "").out.contains("no grants"));
+    assert!(!state_of(daemon.id()).contains("stopped"));
+
+    // What the uninstaller's --purge runs: every grant taken back.
+    assert_eq!(a.run(&["grant", &d], None, "").code, 0);
+    assert!(!acls(&a).is_empty());
+    let out = Command::new(&a.vars["GRANT"]).arg("revoke-all").env("FAKE", a.mac.fake()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(acls(&a).is_empty(), "{:?}", acls(&a));
+    assert!(!Path::new(&a.vars["GRANTS"]).exists());
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
 }
 
 #[test]

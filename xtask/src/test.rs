@@ -19,8 +19,17 @@ pub struct Args {
 }
 
 /// (command, Debian package that provides it).
-pub const TOOLS: &[(&str, &str)] =
-    &[("dpkg-deb", "dpkg"), ("lintian", "lintian"), ("shellcheck", "shellcheck"), ("systemd-analyze", "systemd"), ("xz", "xz-utils"), ("file", "file")];
+pub const TOOLS: &[(&str, &str)] = &[
+    ("dpkg-deb", "dpkg"),
+    ("lintian", "lintian"),
+    ("shellcheck", "shellcheck"),
+    ("systemd-analyze", "systemd"),
+    ("xz", "xz-utils"),
+    ("file", "file"),
+    // The macOS grant command's tests pause processes and look at them for real.
+    ("ps", "procps"),
+    ("setsid", "util-linux"),
+];
 
 pub fn run(args: &Args) -> Result<()> {
     let sh = Shell::new()?;

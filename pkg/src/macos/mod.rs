@@ -28,8 +28,15 @@ use crate::template::Vars;
 use crate::Error;
 
 /// Files under the repository root that are rendered into the package.
-pub const TEMPLATES: &[&str] =
-    &["launchd/gateway.plist", "launchd/preinstall", "launchd/postinstall", "launchd/uninstall.sh", "launchd/clawdbot.sh", "launchd/first-config.sh"];
+pub const TEMPLATES: &[&str] = &[
+    "launchd/gateway.plist",
+    "launchd/preinstall",
+    "launchd/postinstall",
+    "launchd/uninstall.sh",
+    "launchd/clawdbot.sh",
+    "launchd/first-config.sh",
+    "launchd/grant.sh",
+];
 
 /// The shared template of the admin command's words (in [`crate::template::COMMON`]),
 /// staged under `libexec/`.
@@ -68,6 +75,10 @@ pub struct Paths {
     pub words: String,
     /// Writes the first configuration; run as the account by postinstall and reset.
     pub first_config: String,
+    /// `clawdbot grant|revoke|grants`, run by the admin command and the uninstaller.
+    pub grant: String,
+    /// Root's record of the grants (root-owned `/var/db`, outside the state directory).
+    pub grants: String,
     pub plist: String,
     /// The daemon's temporary files and V8's code cache (`TMPDIR`,
     /// `NODE_COMPILE_CACHE`): `<state_dir>/cache`, made by postinstall as the account.
@@ -93,6 +104,8 @@ impl Paths {
             uninstall: format!("{prefix}/bin/{name}-uninstall"),
             words: format!("{prefix}/libexec/{name}-words.sh"),
             first_config: format!("{prefix}/libexec/{name}-first-config"),
+            grant: format!("{prefix}/libexec/{name}-grant"),
+            grants: format!("/var/db/.{name}-grants"),
             plist: format!("/Library/LaunchDaemons/{}.plist", m.service.launchd_label),
             cache_dir: format!("{}/cache", mac.state_dir),
             log_dir: format!("/Library/Logs/{}", prefix.rsplit('/').next().unwrap_or(name)),
@@ -126,6 +139,8 @@ pub fn vars(m: &Manifest) -> Result<Vars, Error> {
         ("UNINSTALL", p.uninstall.clone()),
         ("WORDS", p.words.clone()),
         ("FIRST_CONFIG", p.first_config.clone()),
+        ("GRANT", p.grant.clone()),
+        ("GRANTS", p.grants.clone()),
         ("PLIST", p.plist.clone()),
         ("CACHE_DIR", p.cache_dir.clone()),
         ("LOG_DIR", p.log_dir.clone()),
@@ -169,6 +184,7 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
     s.add_bytes(&p.uninstall, render("launchd/uninstall.sh")?, 0o755)?;
     s.add_bytes(&p.words, render(WORDS_TEMPLATE)?, 0o644)?;
     s.add_bytes(&p.first_config, render("launchd/first-config.sh")?, 0o755)?;
+    s.add_bytes(&p.grant, render("launchd/grant.sh")?, 0o755)?;
     s.add_bytes(&p.plist, render("launchd/gateway.plist")?, 0o644)?;
     Ok(s)
 }

@@ -1,0 +1,352 @@
+#!/bin/sh
+# @NAME@-grant (macOS): `sudo clawdbot grant|revoke|grants`, explicit and
+# revocable access of the daemon account @USER@ to some of a person's files.
+#
+#   @NAME@-grant grant [--write] [--force] PATH...
+#   @NAME@-grant revoke PATH...
+#   @NAME@-grant revoke-all          (the uninstaller's --purge)
+#   @NAME@-grant grants
+#
+# A grant is ACL entries for @USER@ (chmod +a), recorded in @GRANTS@ so that a
+# revoke removes exactly those:
+#   - on PATH and everything below it: read, or read-write; on directories
+#     inherited by what is made in them later (file_inherit, directory_inherit);
+#   - a bare search entry on each parent directory @USER@ could not traverse.
+# macOS has no per-service file sandbox: what the entries allow, the daemon
+# reaches, and nothing else of a person's.
+# The entries are made as PATH's owner (sudo -u), who can share only what is
+# theirs, while every process of @USER@ is paused (SIGSTOP), so that none can
+# swap a file for a link under the walk. Run by the admin command as root.
+set -eu
+PATH=/usr/bin:/bin:/usr/sbin:/sbin
+export PATH
+umask 022
+cd /
+
+user='@USER@'
+grants_file='@GRANTS@'
+
+# The rights of a grant, for files and for directories (macOS's ACL names).
+file_r='read,readattr,readextattr,readsecurity'
+file_rw="$file_r,write,append,writeattr,writeextattr"
+dir_r='list,search,readattr,readextattr,readsecurity,file_inherit,directory_inherit'
+dir_rw="$dir_r,add_file,add_subdirectory,delete_child,writeattr,writeextattr"
+
+say() {
+    printf 'clawdbot: %s\n' "$*" >&2
+}
+
+die() {
+    say "$@"
+    exit 1
+}
+
+usage() {
+    cat <<EOF
+usage: sudo clawdbot grant [--write] [--force] PATH...
+       sudo clawdbot revoke PATH...
+       sudo clawdbot grants
+
+grant     lets the gateway (account $user) read PATH, or with --write also
+          change it; a directory is shared with everything below it, now and
+          later (ACL entries, chmod +a).
+revoke    takes the grant of PATH back: every ACL entry it added goes.
+grants    lists the grants: path, access, when, by whom, whether in effect.
+
+While the entries change, every process of $user is paused (SIGSTOP), so that
+none can swap a file for a link under it; the entries are made as the owner of
+PATH, who can share only what is theirs.
+
+PATH is absolute. Refused without --force: /, a whole home directory or what
+contains one, /etc, root's home, and stores of secrets (.ssh, .gnupg, keychains,
+mail, browser profiles, cloud credentials). macOS's privacy protection may also
+guard ~/Documents, ~/Desktop and ~/Downloads: the gateway reads there only if
+@NODE@ has Full Disk Access (System Settings, Privacy & Security).
+EOF
+}
+
+# How macOS names a path's owner, its canonical form and the homes.
+owner_of() {
+    /usr/bin/stat -f %u -- "$1"
+}
+
+canonical() {
+    if [ -d "$1" ]; then
+        (cd -P -- "$1" && pwd -P)
+    else
+        _dir=$(cd -P -- "$(/usr/bin/dirname -- "$1")" && pwd -P) || return 1
+        _base=$(/usr/bin/basename -- "$1")
+        [ ! -L "$_dir/$_base" ] || die "$1: is a symbolic link; grant what it points to"
+        printf '%s/%s\n' "${_dir%/}" "$_base"
+    fi
+}
+
+home_dirs() {
+    /usr/bin/dscl . -list /Users NFSHomeDirectory | /usr/bin/awk '{ $1 = ""; sub(/^ +/, ""); print }' | /usr/bin/sort -u
+}
+
+#include admin/grant-paths.sh
+
+# name_of UID: the account name of UID.
+name_of() {
+    /usr/bin/dscl . -list /Users UniqueID | /usr/bin/awk -v u="$1" '$2 == u { print $1; exit }'
+}
+
+# as UID COMMAND...: COMMAND as the account UID, in a session of its own on a
+# pseudo-terminal of its own (script), with no stream of root's; as root for 0.
+as() {
+    _uid=$1
+    shift
+    if [ "$_uid" = 0 ]; then
+        "$@" </dev/null
+        return
+    fi
+    _name=$(name_of "$_uid")
+    [ -n "$_name" ] || { say "no account has the uid $_uid"; return 1; }
+    /usr/bin/script -q /dev/null /usr/bin/sudo -u "$_name" -- "$@" </dev/null
+}
+
+# pause: stops every process of $user and waits until all are stopped; resume
+# continues them.
+daemon_uid=''
+pause() {
+    daemon_uid=$(/usr/bin/id -u "$user") || die "the account $user does not exist; reinstall the package"
+    _tries=0
+    while :; do
+        as "$daemon_uid" /bin/sh -c 'kill -s STOP -- -1' >/dev/null 2>&1 || true
+        _running=$(/bin/ps -A -o uid=,state= | /usr/bin/awk -v u="$daemon_uid" '$1 == u && $2 !~ /^[TZ]/')
+        [ -n "$_running" ] || return 0
+        _tries=$((_tries + 1))
+        if [ "$_tries" -gt 50 ]; then
+            resume
+            die "nothing changed: the processes of $user did not stop"
+        fi
+        /bin/sleep 0.1
+    done
+}
+
+resume() {
+    if [ -n "$daemon_uid" ]; then
+        as "$daemon_uid" /bin/sh -c 'kill -s CONT -- -1' >/dev/null 2>&1 || true
+        daemon_uid=''
+    fi
+}
+
+# Records of kind grant: "MODE SECONDS WHO PATH", one a line.
+grant_lines() {
+    [ -f "$grants_file" ] || return 0
+    /usr/bin/awk -F '\t' '$1 == "grant" { print $2 "\t" $3 "\t" $4 "\t" $5 }' "$grants_file"
+}
+
+granted_mode() {
+    grant_lines | /usr/bin/awk -F '\t' -v p="$1" '$4 == p { print $1 }'
+}
+
+# entries PATH: the indices of $user's ACL entries on PATH (not following a
+# link), highest first, so that removing one keeps the others' numbers.
+entries() {
+    /bin/ls -led -- "$1" 2>/dev/null | /usr/bin/awk -v u="user:$user" '
+        $1 ~ /^[0-9]+:$/ && $2 == u { sub(/:$/, "", $1); print $1 }' | /usr/bin/sort -rn
+}
+
+# share PATH MODE: the entries of a grant, made as PATH's owner.
+share() {
+    _owner=$(owner_of "$1")
+    if [ -d "$1" ]; then _top=$dir_r; else _top=$file_r; fi
+    if [ "$2" = rw ]; then
+        if [ -d "$1" ]; then _top=$dir_rw; else _top=$file_rw; fi
+    fi
+    if ! _out=$(as "$_owner" /bin/chmod +a "$user allow $_top" "$1" 2>&1); then
+        case "$_out" in
+            *"not supported"*) die "$1: its file system does not support ACLs; grant a path on another file system" ;;
+            *) die "$1: chmod +a failed: $_out" ;;
+        esac
+    fi
+    if [ -d "$1" ]; then
+        _d=$dir_r _f=$file_r
+        [ "$2" = rw ] && _d=$dir_rw _f=$file_rw
+        # What $user made under a read-write grant is its own already.
+        _out=$(as "$_owner" /usr/bin/find -P "$1" -mindepth 1 ! -type l ! -user "$daemon_uid" \
+            \( -type d -exec /bin/chmod +a "$user allow $_d" {} + -o -exec /bin/chmod +a "$user allow $_f" {} + \) 2>&1) || true
+        _left=$(printf '%s\n' "$_out" | /usr/bin/tr -d '\r' | /usr/bin/grep -E 'Operation not permitted|Permission denied' | /usr/bin/sort -u)
+        if [ -n "$_left" ]; then
+            say "$1: left unshared what its owner ($(name_of "$_owner")) may not change:"
+            printf '%s\n' "$_left" | /usr/bin/head -n 10 | /usr/bin/sed 's/^/    /' >&2
+        fi
+    fi
+}
+
+# The parents of PATH that $user cannot search get a bare search entry, recorded.
+open_parents() {
+    _dir=$1
+    while [ "$_dir" != / ]; do
+        _dir=$(/usr/bin/dirname -- "$_dir")
+        if ! as "$daemon_uid" /bin/test -x "$_dir" >/dev/null 2>&1; then
+            if [ -n "$(entries "$_dir")" ]; then
+                say "$_dir: has an ACL entry for $user without search permission; left as it is"
+            elif as "$(owner_of "$_dir")" /bin/chmod +a "$user allow search" "$_dir" >/dev/null 2>&1; then
+                printf 'parent\t%s\t%s\n' "$_dir" "$1" >> "$grants_file"
+            else
+                say "$_dir: its owner could not give $user the search entry; the gateway may not reach $1"
+            fi
+        fi
+    done
+}
+
+# unshare_as UID PATH: as the account UID, removes $user's entries (inherited
+# ones too) from PATH and everything below it, never following a link.
+unshare_as() {
+    /usr/bin/find -P "$2" ! -type l -print 2>/dev/null | while IFS= read -r _f; do
+        for _i in $(entries "$_f"); do
+            as "$1" /bin/chmod -a# "$_i" "$_f" >/dev/null 2>&1 || true
+        done
+    done
+}
+
+# unshare PATH: first as $user, whose own files (made under a read-write grant)
+# only it may change, then as PATH's owner.
+unshare() {
+    if [ -L "$1" ] || [ ! -e "$1" ]; then
+        return 0
+    fi
+    _owner=$(owner_of "$1")
+    [ "$_owner" = "$daemon_uid" ] || unshare_as "$daemon_uid" "$1"
+    unshare_as "$_owner" "$1"
+}
+
+unshare_parent() {
+    if [ -d "$1" ] && [ ! -L "$1" ]; then
+        for _i in $(entries "$1"); do
+            as "$(owner_of "$1")" /bin/chmod -a# "$_i" "$1" >/dev/null 2>&1 || true
+        done
+    fi
+}
+
+# forget PATH: removes the grant of PATH, its entries and its parents' entries
+# that no other grant needs; says which entries of $user are left.
+forget() {
+    unshare "$1"
+    _others=$(/usr/bin/awk -F '\t' -v p="$1" '$1 == "parent" && $3 != p { print $2 }' "$grants_file")
+    /usr/bin/awk -F '\t' -v p="$1" '$1 == "parent" && $3 == p { print $2 }' "$grants_file" | while IFS= read -r _dir; do
+        if ! printf '%s\n' "$_others" | /usr/bin/grep -qxF -- "$_dir"; then
+            unshare_parent "$_dir"
+        fi
+    done
+    _tmp="$grants_file.new.$$"
+    /usr/bin/awk -F '\t' -v p="$1" '!(($1 == "grant" && $5 == p) || ($1 == "parent" && $3 == p))' "$grants_file" > "$_tmp"
+    /bin/mv -f -- "$_tmp" "$grants_file"
+    if [ -e "$1" ]; then
+        _left=$(/usr/bin/find -P "$1" ! -type l -print 2>/dev/null | while IFS= read -r _f; do
+            [ -z "$(entries "$_f")" ] || printf '%s\n' "$_f"
+        done)
+        if [ -n "$_left" ]; then
+            say "$1: entries of $user are left on what neither $user nor the owner may change:"
+            printf '%s\n' "$_left" | /usr/bin/head -n 10 | /usr/bin/sed 's/^/    /' >&2
+        fi
+    fi
+}
+
+command=${1:-}
+[ "$#" -gt 0 ] && shift
+write=0
+force=0
+for arg in "$@"; do
+    case "$arg" in
+        --write) write=1 ;;
+        --force) force=1 ;;
+        -h | --help)
+            usage
+            exit 0
+            ;;
+        -*) die "unknown option $arg (see: sudo clawdbot grant --help)" ;;
+        *) ;;
+    esac
+done
+
+case "$command" in
+    grant | revoke | revoke-all)
+        [ "$(/usr/bin/id -u)" -eq 0 ] || die "run it as root: sudo clawdbot $command"
+        pause
+        trap resume EXIT
+        trap 'exit 130' HUP INT TERM
+        ;;
+esac
+
+case "$command" in
+    grant)
+        mode=r
+        [ "$write" -eq 1 ] && mode=rw
+        count=0
+        for arg in "$@"; do
+            case "$arg" in -*) continue ;; esac
+            canon=$(check_path "$arg")
+            reason=$(why_refused "$canon")
+            if [ -n "$reason" ] && [ "$force" -eq 0 ]; then
+                die "$canon: refused, $reason; grant a smaller directory, or add --force if you mean it"
+            fi
+            if [ -n "$(granted_mode "$canon")" ]; then
+                say "$canon: already granted ($(granted_mode "$canon")); replacing the grant"
+                forget "$canon"
+            fi
+            /usr/bin/touch -- "$grants_file"
+            /bin/chmod 0644 "$grants_file"
+            printf 'grant\t%s\t%s\t%s\t%s\n' "$mode" "$(/bin/date +%s)" "${SUDO_USER:-root}" "$canon" >> "$grants_file"
+            if ! (share "$canon" "$mode"); then
+                forget "$canon"
+                exit 1
+            fi
+            open_parents "$canon"
+            if [ "$mode" = rw ]; then
+                say "granted: $user may read and change $canon"
+            else
+                say "granted: $user may read $canon"
+            fi
+            count=$((count + 1))
+        done
+        [ "$count" -gt 0 ] || die "nothing to grant (see: sudo clawdbot grant --help)"
+        ;;
+    revoke)
+        count=0
+        for arg in "$@"; do
+            case "$arg" in -*) continue ;; esac
+            case "$arg" in
+                /*) ;;
+                *) die "$arg: give the absolute path, as 'sudo clawdbot grants' lists it" ;;
+            esac
+            canon=$arg
+            if [ -z "$(granted_mode "$canon")" ] && [ -e "$arg" ]; then
+                canon=$(canonical "$arg")
+            fi
+            [ -n "$(granted_mode "$canon")" ] || die "$arg: not granted (see: sudo clawdbot grants)"
+            forget "$canon"
+            say "revoked: $user may no longer use $canon"
+            count=$((count + 1))
+        done
+        [ "$count" -gt 0 ] || die "nothing to revoke (see: sudo clawdbot revoke --help)"
+        ;;
+    revoke-all)
+        grant_lines | while IFS='	' read -r _mode _when _who path; do
+            forget "$path"
+            say "revoked: $user may no longer use $path"
+        done
+        /bin/rm -f -- "$grants_file"
+        ;;
+    grants)
+        if [ -z "$(grant_lines)" ]; then
+            echo "no grants: the gateway reads only what the file modes let every account read"
+            exit 0
+        fi
+        printf '%-40s %-10s %-20s %-10s %s\n' PATH ACCESS SINCE BY 'IN EFFECT'
+        grant_lines | while IFS='	' read -r mode when who path; do
+            access='read'
+            [ "$mode" = rw ] && access='read-write'
+            effect=yes
+            [ -n "$(entries "$path")" ] || effect="no: the ACL entry is gone"
+            printf '%-40s %-10s %-20s %-10s %s\n' "$path" "$access" "$(/bin/date -r "$when" '+%Y-%m-%d %H:%M')" "$who" "$effect"
+        done
+        ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+esac
