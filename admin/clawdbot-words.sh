@@ -20,6 +20,8 @@
 #     reset       reset: a new first configuration, done as the service user
 #     grant       grant, revoke, grants: access to a person's files (options
 #                 such as --force and --help are the grant command's own)
+#     migrate     migrate: a person's per-user gateway moved into the service
+#                 (its options are its own)
 #     pass        everything else: passed through to the upstream CLI
 #   and $command, $subcommand to the first two words that are not options.
 #
@@ -71,6 +73,10 @@ clawdbot_word() {
     case "$command" in
         grant | revoke | grants)
             word=grant
+            return 0
+            ;;
+        migrate)
+            word=migrate
             return 0
             ;;
     esac

@@ -176,6 +176,11 @@ case "$word" in
     grant)
         exec '@GRANT@' "$@"
         ;;
+    migrate)
+        echo "clawdbot: 'migrate' (moving a per-user gateway into the LaunchDaemon) is not available on macOS yet." >&2
+        echo "clawdbot: a per-user LaunchAgent and this daemon compete for port @PORT@: stop yours (launchctl bootout gui/<your uid>/$label)." >&2
+        exit 1
+        ;;
     update)
         echo "clawdbot: this clawdbot comes from the macOS package @IDENTIFIER@; update it by installing a newer .pkg:" >&2
         echo "clawdbot:   sudo installer -pkg @NAME@-<version>-<arch>.pkg -target /" >&2

@@ -46,6 +46,7 @@ sandbox, on a terminal of its own. These act on the system service instead:
   gateway [run], any --force   refused while the service runs (a second gateway, or a kill of it)
   reset                        asks, then writes a new first configuration (new token) and restarts
   grant [--write] PATH...      lets the gateway read (or change) PATH, a person's file or directory
+  migrate [--from USER]        moves a per-user gateway (~/.clawdbot, token, workspace) into the service
   revoke PATH...               takes a grant back; grants: lists them (clawdbot grant --help)
   --version                    this package's version
 
@@ -103,59 +104,7 @@ is_active() {
     systemctl is-active --quiet -- "$unit"
 }
 
-# The [Service] settings of the installed unit and its drop-ins, one a line:
-# everything but how it is started, stopped and restarted. ExecStartPre stays:
-# what runs as the service user before the gateway's code runs before the CLI's.
-sandbox_properties() {
-    systemctl cat -- "$unit" | /usr/bin/awk '
-        /^\[/ { section = $0; next }
-        section != "[Service]" || /^[#;]/ || !/=/ { next }
-        /^(Type|ExecStart|ExecStartPost|ExecCondition|ExecReload|ExecStop|ExecStopPost|Restart[A-Za-z]*|Timeout[A-Za-z]*|WatchdogSec|RuntimeMaxSec|RemainAfterExit|PIDFile|NotifyAccess|SuccessExitStatus)=/ { next }
-        { print }'
-}
-
-# sandboxed COMMAND...: COMMAND as a transient service with the unit's user and
-# sandbox. When any of the caller's streams is a terminal, the service gets a
-# pseudo-terminal of its own (a terminal handed to the sandbox could be typed
-# into with TIOCSTI or reconfigured); otherwise the caller's pipes and files.
-# Returns the command's exit status.
-sandboxed() {
-    if [ -t 0 ] || [ -t 1 ] || [ -t 2 ]; then
-        mode=--pty
-    else
-        mode=--pipe
-    fi
-    if ! props=$(sandbox_properties) || [ -z "$props" ]; then
-        say "cannot read the unit $unit (systemctl cat $unit); is the @NAME@ package installed?"
-        return 1
-    fi
-    count=$#
-    set -f
-    old_ifs=$IFS
-    IFS='
-'
-    for prop in $props; do
-        set -- "$@" -p "$prop"
-    done
-    IFS=$old_ifs
-    set +f
-    set -- "$@" --
-    # Rotate the command behind the properties.
-    while [ "$count" -gt 0 ]; do
-        arg=$1
-        shift
-        set -- "$@" "$arg"
-        count=$((count - 1))
-    done
-    # Interrupted or hung up: the transient unit ends with the command.
-    trap 'systemctl stop -- "clawdbot-cli-$$.service" 2>/dev/null; exit 130' INT TERM HUP
-    status=0
-    /usr/bin/systemd-run --quiet --wait --collect "$mode" \
-        --unit="clawdbot-cli-$$" --description="clawdbot admin command (as $user, in the sandbox of $unit)" \
-        "$@" || status=$?
-    trap - INT TERM HUP
-    return "$status"
-}
+#include systemd/sandboxed.sh
 
 # The upstream CLI, in the sandbox.
 cli() {
@@ -225,6 +174,9 @@ case "$word" in
         ;;
     grant)
         exec '@GRANT@' "$@"
+        ;;
+    migrate)
+        exec '@MIGRATE@' "$@"
         ;;
     reset)
         confirmed=0

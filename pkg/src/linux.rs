@@ -24,6 +24,9 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/account-check.sh",
     "systemd/grants-lib.sh",
     "systemd/clawdbot-grant.sh",
+    "systemd/sandboxed.sh",
+    "systemd/clawdbot-migrate.sh",
+    "systemd/clawdbot-port-check.sh",
     "debian/preinst",
     "systemd/clawdbot.sh",
     "systemd/clawdbot.1",
@@ -96,6 +99,8 @@ pub struct Paths {
     pub first_config: String,
     pub words: String,
     pub grant: String,
+    pub migrate: String,
+    pub port_check: String,
     pub seed_dir: String,
     pub sysusers: String,
     pub tmpfiles: String,
@@ -116,6 +121,8 @@ impl Paths {
             first_config: format!("{prefix}/libexec/{name}-first-config"),
             words: format!("{prefix}/libexec/{name}-words.sh"),
             grant: format!("{prefix}/libexec/{name}-grant"),
+            migrate: format!("{prefix}/libexec/{name}-migrate"),
+            port_check: format!("{prefix}/libexec/{name}-port-check"),
             seed_dir: format!("{prefix}/cache/jiti"),
             sysusers: format!("/usr/lib/sysusers.d/{name}.conf"),
             tmpfiles: format!("/usr/lib/tmpfiles.d/{name}.conf"),
@@ -152,6 +159,11 @@ pub fn vars(m: &Manifest) -> Vars {
         ("FIRST_CONFIG", p.first_config.clone()),
         ("WORDS", p.words.clone()),
         ("GRANT", p.grant.clone()),
+        ("MIGRATE", p.migrate.clone()),
+        ("PORT_CHECK", p.port_check.clone()),
+        ("APP", p.app.clone()),
+        // Upstream's per-user unit, whose name the system unit reuses.
+        ("USER_UNIT", m.service.unit.clone()),
         ("MEMORY_MAX", l.limits.memory_max.clone()),
         ("TASKS_MAX", l.limits.tasks_max.to_string()),
         ("FILES_MAX", l.limits.files_max.to_string()),
@@ -185,6 +197,8 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     s.add_bytes(&p.first_config, render("systemd/clawdbot-first-config.sh")?, 0o755)?;
     s.add_bytes(&p.words, render("admin/clawdbot-words.sh")?, 0o644)?;
     s.add_bytes(&p.grant, render("systemd/clawdbot-grant.sh")?, 0o755)?;
+    s.add_bytes(&p.migrate, render("systemd/clawdbot-migrate.sh")?, 0o755)?;
+    s.add_bytes(&p.port_check, render("systemd/clawdbot-port-check.sh")?, 0o755)?;
     if let Some(jiti) = &payload.jiti {
         if !jiti.join(SEED_STAMP).is_file() {
             return Err(Error::Stage(format!("the transpile cache in {} has no {SEED_STAMP} file", jiti.display())));

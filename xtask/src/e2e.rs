@@ -112,6 +112,7 @@ pub const SCENARIOS: &[Scenario] = &[
     deb("isolation", "the sandbox hides /home and /root, is read-only outside its state"),
     deb("admin", "sudo clawdbot runs the CLI in the sandbox on its own terminal; its service words act on the system service"),
     deb("grants", "clawdbot grant/revoke: the gateway reads (or writes) just the granted files; upgrade keeps, purge removes"),
+    deb("migrate", "alice's per-user gateway: the installation names it; clawdbot migrate moves her setup in, her token works, her files unchanged"),
     deb("upgrade", "a higher version restarts the service and keeps token, config, marker, user"),
     deb("remove-purge", "remove keeps state and user, purge clears state, reinstall makes a new token"),
     Scenario { chroot_first: true, ..deb("chroot", "install without a running systemd, then boot: the service comes up") },
