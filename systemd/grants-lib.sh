@@ -70,37 +70,37 @@ grants_running() {
         /^Uid:/ { if (($2 == uid || $3 == uid) && state !~ /^[TtZX]$/) print pid }'
 }
 
-# Reads getfacl output; prints the files whose ACL has no entry of a named
-# user or group left (only the mask, or a bare default ACL a grant made), for
-# setfacl -b: their mode bits are then exactly as before the grant. getfacl
-# writes \ooo for some bytes; a name with a newline is skipped.
+# Reads getfacl output (a blank line after each file); prints the files whose
+# ACL has no entry of a named user or group left (only the mask, or a bare
+# default ACL a grant made), for setfacl -b: their mode bits are then exactly
+# as before the grant. getfacl writes \ooo for some bytes; a name with a
+# newline is skipped. (No awk functions: lintian takes "function" for bash.)
 # shellcheck disable=SC2016 # an awk program: its $ are awk's
 grants_tidy_awk='
-function unescape(s,    out, i, c, t) {
-    out = ""
-    for (i = 1; i <= length(s); i++) {
-        c = substr(s, i, 1)
-        t = substr(s, i + 1, 3)
+BEGIN { RS = ""; FS = "\n" }
+{
+    file = ""
+    extended = 0
+    named = 0
+    for (i = 1; i <= NF; i++) {
+        if ($i ~ /^# file: /) file = substr($i, 9)
+        else if ($i ~ /^(default:)?(user|group):[^:]+:/) named = 1
+        else if ($i ~ /^mask::/ || $i ~ /^default:/) extended = 1
+    }
+    if (file == "" || !extended || named) next
+    name = ""
+    for (i = 1; i <= length(file); i++) {
+        c = substr(file, i, 1)
+        t = substr(file, i + 1, 3)
         if (c == "\\" && t ~ /^[0-7][0-7][0-7]$/) {
-            out = out sprintf("%c", substr(t, 1, 1) * 64 + substr(t, 2, 1) * 8 + substr(t, 3, 1))
+            name = name sprintf("%c", substr(t, 1, 1) * 64 + substr(t, 2, 1) * 8 + substr(t, 3, 1))
             i += 3
         } else {
-            out = out c
+            name = name c
         }
     }
-    return out
-}
-function flush(    name) {
-    if (file != "" && extended && !named) {
-        name = unescape(file)
-        if (index(name, "\n") == 0) print name
-    }
-    file = ""
-}
-/^# file: / { flush(); file = substr($0, 9); extended = 0; named = 0; next }
-/^(default:)?(user|group):[^:]+:/ { named = 1 }
-/^mask::/ || /^default:/ { extended = 1 }
-END { flush() }'
+    if (index(name, "\n") == 0) print name
+}'
 
 # grants_unshare_as UID -R|-d PATH: as the user UID, removes @USER@'s entries
 # (access and default) from PATH, and with -R from everything below it, never
