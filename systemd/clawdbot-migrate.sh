@@ -119,10 +119,12 @@ ws_raw=$(as_person '@NODE@' -e '
 const c = require(process.argv[1]).parse(require("fs").readFileSync(process.argv[2], "utf8"));
 process.stdout.write(String((((c || {}).agents || {}).defaults || {}).workspace || ""));
 ' "$json5" "$old_config") || die "$old_config: cannot be read as a configuration (JSON5); fix it, or start the per-user gateway once to check it"
-ws=${ws_raw:-"~/clawd"}
+# A leading ~ is the person's home (upstream expands it so).
+tilde='~'
+ws=${ws_raw:-"$tilde/clawd"}
 case "$ws" in
-    "~/"*) ws="$home/${ws#"~/"}" ;;
-    "~") ws=$home ;;
+    "$tilde"/*) ws="$home/${ws#"$tilde"/}" ;;
+    "$tilde") ws=$home ;;
 esac
 new_ws="$state/workspace"
 ws_inside=0
@@ -255,7 +257,7 @@ if (!config.agents.defaults.workspace) config.agents.defaults.workspace = pairs[
 fs.writeFileSync(file + \".migrate\", JSON.stringify(config, null, 2) + \"\\n\", { mode: 0o600, flag: \"wx\" });
 fs.renameSync(file + \".migrate\", file);
 for (const o of outside) console.log(\"not reachable by the service, left as it is: \" + o);
-" "$json5" "$state/clawdbot.json" "$home" "$old_state" "$state" "~/.clawdbot" "$state" "$ws" "$new_ws" "~/clawd" "$new_ws"
+" "$json5" "$state/clawdbot.json" "$home" "$old_state" "$state" '~/.clawdbot' "$state" "$ws" "$new_ws" '~/clawd' "$new_ws"
 ' sh "$state" "$aside" "$old_state" "$ws" "$new_ws" '@NODE@' "$json5" "$home" < "$tmp/copy.tar" 2>&1) || status=$?
 printf '%s\n' "$out" | /usr/bin/tr -d '\r' | /usr/bin/sed '/^$/d; s/^/clawdbot: /' >&2
 if [ "$status" -ne 0 ]; then

@@ -2,11 +2,10 @@
 # @NAME@-port-check: says who holds the gateway's port when it is not the
 # service, and how to move a per-user gateway into the service.
 #
-# Run by the package's scripts after they start the service (as root, it names
-# the process and its user), and by the unit after the gateway stopped
-# (ExecStopPost=, as @USER@, which sees no other user's processes: it says that
-# the port is taken). Quiet when the port is free or the service holds it, and
-# after a clean stop. Always exits 0.
+# Run as root by the package's scripts after they start the service and by the
+# unit after the gateway stopped (ExecStopPost=+, outside the sandbox). Quiet
+# when the port is free or the service holds it, and after a clean stop. Reads
+# nothing of the state directory. Always exits 0.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
@@ -23,7 +22,8 @@ inodes=$(awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print 
 
 holders=''
 for inode in $inodes; do
-    for fd in $(find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null); do
+    fds=$(find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null)
+    for fd in $fds; do
         pid=${fd#/proc/}
         pid=${pid%%/*}
         owner=$(stat -c %U "/proc/$pid" 2>/dev/null) || continue

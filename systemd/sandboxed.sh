@@ -1,4 +1,4 @@
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2154
 # Runs a command as @USER@ with the very sandbox of @UNIT@: included
 # (#include) by the admin command and by `clawdbot migrate`, which define say
 # and $unit and $user.

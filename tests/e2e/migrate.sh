@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2317 # functions called through check
 # Coming from a per-user install: alice runs upstream's gateway the upstream
 # way, a lingering systemd user unit with her own ~/.clawdbot (her token, her
 # settings, credentials, agents) and a workspace ~/clawd. Installing the package
@@ -90,8 +91,8 @@ check "apt-get install ./clawdbot_*.deb" sh -c "cd $E2E/pkg/current && apt-get i
 cat "$OUT/install.log" >> "$OUT/results"
 check "the installation names alice's gateway on the port" grep -q "held by process [0-9]* of the user alice" "$OUT/install.log"
 check "and the way out" grep -q "sudo clawdbot migrate --from alice" "$OUT/install.log"
-check "the service's log says the port is taken and names clawdbot migrate" \
-    wait_until 90 sh -c "journalctl -u $UNIT --no-pager -q | tail -n +$((journal_lines + 1)) | grep -q 'sudo clawdbot migrate'"
+check "the service's log names alice's gateway on the port and clawdbot migrate" \
+    wait_until 90 sh -c "journalctl -u $UNIT --no-pager -q | tail -n +$((journal_lines + 1)) | grep -q 'sudo clawdbot migrate --from alice'"
 
 sleep 3
 alice_hashes > "$OUT/alice-before"
