@@ -91,9 +91,10 @@ as_person() {
         /usr/bin/env -i HOME="$home" PATH=/usr/bin:/bin LANG=C.UTF-8 "$@" </dev/null
 }
 
-# The person's user manager, when it runs (logged in, or lingering).
+# The person's user manager, when it runs (logged in, or lingering), asked as
+# the person on its own socket (no user D-Bus needed).
 user_systemctl() {
-    /usr/bin/systemctl --quiet --user --machine="$from@" "$@"
+    as_person XDG_RUNTIME_DIR="/run/user/$uid" /usr/bin/systemctl --quiet --user "$@"
 }
 
 # What the person's unit says: its state directory and configuration.
@@ -193,7 +194,7 @@ fi
 
 # 1. The person's gateway, through their own user manager.
 if [ "$active" -eq 1 ] || [ "$enabled" -eq 1 ]; then
-    user_systemctl disable --now -- "$user_unit" || die "could not stop $from's $user_unit: systemctl --user --machine=$from@ disable --now $user_unit"
+    user_systemctl disable --now -- "$user_unit" || die "could not stop $from's $user_unit; as $from: systemctl --user disable --now $user_unit"
     say "stopped and disabled $from's $user_unit"
 fi
 
@@ -201,33 +202,50 @@ fi
 # service user in its sandbox.
 tmp=$(/usr/bin/mktemp -d /run/clawdbot-migrate.XXXXXX)
 trap '/usr/bin/rm -rf -- "$tmp"' EXIT
-set -- "${old_state#/}"
+# Readable by the service user alone (and root), which is to own it anyway.
+/usr/bin/chgrp -- '@GROUP@' "$tmp"
+/usr/bin/chmod 0750 -- "$tmp"
+rel_state=${old_state#/}
+rel_ws=''
 if [ -n "$ws" ] && [ "$ws_inside" -eq 0 ]; then
-    set -- "$@" "${ws#/}"
+    rel_ws=${ws#/}
 fi
+set -- "$rel_state"
+[ -z "$rel_ws" ] || set -- "$@" "$rel_ws"
 as_person /usr/bin/tar --create --file=- --directory=/ --one-file-system --warning=no-file-ignored -- "$@" > "$tmp/copy.tar" ||
     die "could not read all of $old_state${ws:+ and $ws} as $from; nothing was changed"
+/usr/bin/chgrp -- '@GROUP@' "$tmp/copy.tar"
+/usr/bin/chmod 0640 -- "$tmp/copy.tar"
 
 /usr/bin/systemctl stop -- "$unit"
 say "stopped $unit"
 
 status=0
+# The script holds no "${": systemd would expand it as its own variable.
 # shellcheck disable=SC2016 # expanded by the sandboxed shell
 out=$(sandboxed /bin/sh -c '
 set -eu
 umask 077
-state=$1 aside=$2 old_state=$3 ws=$4 new_ws=$5 node=$6 json5=$7 home=$8
+state=$1 aside=$2 old_state=$3 ws=$4 new_ws=$5 node=$6 json5=$7 home=$8 archive=$9
+shift 9
+rel_state=$1 rel_ws=$2
 cd "$state"
 new=$(mktemp -d "$state/.migrate.XXXXXX")
-tar --extract --file=- --directory="$new" --no-same-owner --no-same-permissions
+tar --extract --file="$archive" --directory="$new" --no-same-owner --no-same-permissions
+if [ ! -f "$new/$rel_state/clawdbot.json" ]; then
+    echo "the copy holds no $old_state/clawdbot.json; nothing was changed" >&2
+    rm -rf -- "$new"
+    exit 1
+fi
+echo "copied $(find "$new" -type f | wc -l) files"
 find "$new" -type d -exec chmod 0700 {} +
 find "$new" -type f -exec chmod 0600 {} +
 mkdir -m 0700 "$aside"
 find "$state" -mindepth 1 -maxdepth 1 ! -path "$new" ! -path "$aside" ! -name "pre-migrate-*" -exec mv -t "$aside" -- {} +
-find "$new/${old_state#/}" -mindepth 1 -maxdepth 1 -exec mv -t "$state" -- {} +
-if [ -n "$ws" ] && [ -d "$new/${ws#/}" ]; then
+find "$new/$rel_state" -mindepth 1 -maxdepth 1 -exec mv -t "$state" -- {} +
+if [ -n "$rel_ws" ] && [ -d "$new/$rel_ws" ]; then
     rm -rf -- "$new_ws"
-    mv -- "$new/${ws#/}" "$new_ws"
+    mv -- "$new/$rel_ws" "$new_ws"
 fi
 rm -rf -- "$new"
 "$node" -e "
@@ -258,10 +276,10 @@ fs.writeFileSync(file + \".migrate\", JSON.stringify(config, null, 2) + \"\\n\",
 fs.renameSync(file + \".migrate\", file);
 for (const o of outside) console.log(\"not reachable by the service, left as it is: \" + o);
 " "$json5" "$state/clawdbot.json" "$home" "$old_state" "$state" '~/.clawdbot' "$state" "$ws" "$new_ws" '~/clawd' "$new_ws"
-' sh "$state" "$aside" "$old_state" "$ws" "$new_ws" '@NODE@' "$json5" "$home" < "$tmp/copy.tar" 2>&1) || status=$?
+' sh "$state" "$aside" "$old_state" "$ws" "$new_ws" '@NODE@' "$json5" "$home" "$tmp/copy.tar" "$rel_state" "$rel_ws" </dev/null 2>&1) || status=$?
 printf '%s\n' "$out" | /usr/bin/tr -d '\r' | /usr/bin/sed '/^$/d; s/^/clawdbot: /' >&2
 if [ "$status" -ne 0 ]; then
-    say "the copy failed (exit $status); what the service had is in $aside if it was moved"
+    say "the copy failed (exit $status); what the service had is in $aside if it was moved there"
     /usr/bin/systemctl start -- "$unit" || true
     exit 1
 fi

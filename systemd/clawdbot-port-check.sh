@@ -28,7 +28,10 @@ for inode in $inodes; do
         pid=${pid%%/*}
         owner=$(stat -c %U "/proc/$pid" 2>/dev/null) || continue
         [ "$owner" != '@USER@' ] || exit 0
-        holders="$holders $pid:$owner"
+        case " $holders " in
+            *" $pid:"*) ;;
+            *) holders="$holders $pid:$owner" ;;
+        esac
     done
 done
 
@@ -41,7 +44,7 @@ fi
 for holder in $holders; do
     pid=${holder%%:*}
     owner=${holder#*:}
-    what=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c 1-80)
+    what=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c 1-80 | sed 's/ *$//')
     echo "@NAME@: port $port is held by process $pid of the user $owner ($what), so the service @UNIT@ cannot listen."
     echo "@NAME@: if it is $owner's per-user gateway, move $owner's setup (configuration, token, channels, workspace)"
     echo "@NAME@: into the service and stop theirs with: sudo clawdbot migrate --from $owner   (--dry-run shows the plan)"

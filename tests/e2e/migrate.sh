@@ -58,16 +58,18 @@ WantedBy=default.target
 EOF
 "
 alice_systemctl() {
-    systemctl --quiet --user --machine=alice@ "$@"
+    runuser -u alice -- env XDG_RUNTIME_DIR="/run/user/$(id -u alice)" systemctl --quiet --user "$@"
 }
 user_manager_up() {
     alice_systemctl show-environment >/dev/null
 }
 # health_as_bob TOKEN: the gateway's health answer to a client holding TOKEN
-# (bob, with no configuration of his own).
+# (bob, a new client with no configuration, running alice's copy of the CLI).
 health_as_bob() {
-    runuser -u bob -- env -i HOME=/tmp PATH=/usr/bin:/bin CLAWDBOT_STATE_DIR=/tmp/bob-clawdbot \
-        "$NODE" "$ENTRY" gateway health --json --url ws://127.0.0.1:18789 --token "$1" > "$OUT/health.json" 2>&1
+    # A new client each time: a paired one would send its device token instead.
+    _client=$(runuser -u bob -- mktemp -d)
+    runuser -u bob -- env -i HOME=/tmp PATH=/usr/bin:/bin CLAWDBOT_STATE_DIR="$_client" CLAWDBOT_GATEWAY_TOKEN="$1" \
+        "$UPSTREAM$NODE" "$UPSTREAM$ENTRY" gateway health --json --url ws://127.0.0.1:18789 > "$OUT/health.json" 2>&1
     _rc=$?
     cat "$OUT/health.json"
     [ "$_rc" -eq 0 ] && grep -Eq '"ok": *true' "$OUT/health.json"
@@ -108,7 +110,7 @@ check "--dry-run left her gateway running" alice_systemctl is-active "$USER_UNIT
 check "sudo clawdbot migrate --from alice" sh -c "clawdbot migrate --from alice > $OUT/migrate.log 2>&1"
 cat "$OUT/migrate.log" >> "$OUT/results"
 check_not "her per-user gateway is stopped" alice_systemctl is-active "$USER_UNIT"
-check "and disabled" expect disabled sh -c "systemctl --user --machine=alice@ is-enabled $USER_UNIT || true"
+check "and disabled" expect disabled sh -c "runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/\$(id -u alice) systemctl --user is-enabled $USER_UNIT || true"
 check "her unit file stays" test -f "$ALICE/.config/systemd/user/$USER_UNIT"
 check "$UNIT is active" wait_until "$START_LIMIT" is_active
 check "the system gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok
@@ -121,6 +123,7 @@ check "and her agent's auth profiles" cmp "$ALICE/.clawdbot/agents/main/agent/au
 check "her workspace is the service's workspace" cmp "$ALICE/clawd/AGENTS.md" "$STATE_DIR/workspace/AGENTS.md"
 check "the configuration points at the system workspace" grep -q "\"workspace\": \"$STATE_DIR/workspace\"" "$CONFIG"
 check_not "and at nothing in her home" grep -q "$ALICE" "$CONFIG"
+check "the copied directories are there" test -d "$STATE_DIR/credentials" -a -d "$STATE_DIR/agents" -a -d "$STATE_DIR/workspace"
 check "every copied file is $SVC_USER's, mode 0600" sh -c "test -z \"\$(find $STATE_DIR/credentials $STATE_DIR/agents $STATE_DIR/workspace $CONFIG -type f ! \( -user $SVC_USER -perm 0600 \))\""
 check "every copied directory is $SVC_USER's, mode 0700" sh -c "test -z \"\$(find $STATE_DIR/credentials $STATE_DIR/agents $STATE_DIR/workspace -type d ! \( -user $SVC_USER -perm 0700 \))\""
 check "the service's previous configuration is kept aside" sh -c "ls $STATE_DIR/pre-migrate-*/clawdbot.json"

@@ -82,8 +82,24 @@ pub const TRIXIE: Release = Release { suite: "trixie", mirror: "http://deb.debia
 /// What every scenario uses inside the container, besides the package's Depends.
 /// (`rpm` is Debian's rpm, for the rpm scenario; `python3` serves the repository
 /// in the repo scenarios.)
-const BASE_PACKAGES: &[&str] =
-    &["systemd", "systemd-sysv", "dbus", "procps", "curl", "ca-certificates", "sudo", "util-linux", "acl", "passwd", "coreutils", "rpm", "iproute2", "python3"];
+const BASE_PACKAGES: &[&str] = &[
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "procps",
+    "curl",
+    "ca-certificates",
+    "sudo",
+    "util-linux",
+    "acl",
+    "passwd",
+    "coreutils",
+    "rpm",
+    "iproute2",
+    "python3",
+    // A person's systemd user manager (lingering), for the migrate scenario.
+    "libpam-systemd",
+];
 
 /// Host tools the rpm scenario needs besides TOOLS: reading and comparing the .rpm versions.
 const RPM_TOOLS: &[(&str, &str)] = &[("rpm", "rpm")];
