@@ -32,14 +32,7 @@ file_rw="$file_r,write,append,writeattr,writeextattr"
 dir_r='list,search,readattr,readextattr,readsecurity,file_inherit,directory_inherit'
 dir_rw="$dir_r,add_file,add_subdirectory,delete_child,writeattr,writeextattr"
 
-say() {
-    printf 'clawdbot: %s\n' "$*" >&2
-}
-
-die() {
-    say "$@"
-    exit 1
-}
+#include admin/messages.sh
 
 usage() {
     cat <<EOF
@@ -86,6 +79,7 @@ home_dirs() {
 }
 
 #include admin/grant-paths.sh
+#include admin/grant-records.sh
 
 # name_of UID: the account name of UID.
 name_of() {
@@ -130,16 +124,6 @@ resume() {
         as "$daemon_uid" /bin/sh -c 'kill -s CONT -- -1' >/dev/null 2>&1 || true
         daemon_uid=''
     fi
-}
-
-# Records of kind grant: "MODE SECONDS WHO PATH", one a line.
-grant_lines() {
-    [ -f "$grants_file" ] || return 0
-    /usr/bin/awk -F '\t' '$1 == "grant" { print $2 "\t" $3 "\t" $4 "\t" $5 }' "$grants_file"
-}
-
-granted_mode() {
-    grant_lines | /usr/bin/awk -F '\t' -v p="$1" '$4 == p { print $1 }'
 }
 
 # entries PATH: the indices of $user's ACL entries on PATH (not following a
@@ -222,46 +206,16 @@ unshare_parent() {
     fi
 }
 
-# forget PATH: removes the grant of PATH, its entries and its parents' entries
-# that no other grant needs; says which entries of $user are left.
-forget() {
-    unshare "$1"
-    _others=$(/usr/bin/awk -F '\t' -v p="$1" '$1 == "parent" && $3 != p { print $2 }' "$grants_file")
-    /usr/bin/awk -F '\t' -v p="$1" '$1 == "parent" && $3 == p { print $2 }' "$grants_file" | while IFS= read -r _dir; do
-        if ! printf '%s\n' "$_others" | /usr/bin/grep -qxF -- "$_dir"; then
-            unshare_parent "$_dir"
-        fi
+# entries_left PATH: what forget (admin/grant-records.sh) says is left.
+entries_left() {
+    /usr/bin/find -P "$1" ! -type l -print 2>/dev/null | while IFS= read -r _f; do
+        [ -z "$(entries "$_f")" ] || printf '%s: %s entries of %s\n' "$_f" "$(entries "$_f" | /usr/bin/wc -l | /usr/bin/tr -d ' ')" "$user"
     done
-    _tmp="$grants_file.new.$$"
-    /usr/bin/awk -F '\t' -v p="$1" '!(($1 == "grant" && $5 == p) || ($1 == "parent" && $3 == p))' "$grants_file" > "$_tmp"
-    /bin/mv -f -- "$_tmp" "$grants_file"
-    if [ -e "$1" ]; then
-        _left=$(/usr/bin/find -P "$1" ! -type l -print 2>/dev/null | while IFS= read -r _f; do
-            [ -z "$(entries "$_f")" ] || printf '%s\n' "$_f"
-        done)
-        if [ -n "$_left" ]; then
-            say "$1: entries of $user are left on what neither $user nor the owner may change:"
-            printf '%s\n' "$_left" | /usr/bin/head -n 10 | /usr/bin/sed 's/^/    /' >&2
-        fi
-    fi
 }
 
 command=${1:-}
 [ "$#" -gt 0 ] && shift
-write=0
-force=0
-for arg in "$@"; do
-    case "$arg" in
-        --write) write=1 ;;
-        --force) force=1 ;;
-        -h | --help)
-            usage
-            exit 0
-            ;;
-        -*) die "unknown option $arg (see: sudo clawdbot grant --help)" ;;
-        *) ;;
-    esac
-done
+grant_options "$@"
 
 case "$command" in
     grant | revoke | revoke-all)
@@ -273,57 +227,8 @@ case "$command" in
 esac
 
 case "$command" in
-    grant)
-        mode=r
-        [ "$write" -eq 1 ] && mode=rw
-        count=0
-        for arg in "$@"; do
-            case "$arg" in -*) continue ;; esac
-            canon=$(check_path "$arg")
-            reason=$(why_refused "$canon")
-            if [ -n "$reason" ] && [ "$force" -eq 0 ]; then
-                die "$canon: refused, $reason; grant a smaller directory, or add --force if you mean it"
-            fi
-            if [ -n "$(granted_mode "$canon")" ]; then
-                say "$canon: already granted ($(granted_mode "$canon")); replacing the grant"
-                forget "$canon"
-            fi
-            /usr/bin/touch -- "$grants_file"
-            /bin/chmod 0644 "$grants_file"
-            printf 'grant\t%s\t%s\t%s\t%s\n' "$mode" "$(/bin/date +%s)" "${SUDO_USER:-root}" "$canon" >> "$grants_file"
-            if ! (share "$canon" "$mode"); then
-                forget "$canon"
-                exit 1
-            fi
-            open_parents "$canon"
-            if [ "$mode" = rw ]; then
-                say "granted: $user may read and change $canon"
-            else
-                say "granted: $user may read $canon"
-            fi
-            count=$((count + 1))
-        done
-        [ "$count" -gt 0 ] || die "nothing to grant (see: sudo clawdbot grant --help)"
-        ;;
-    revoke)
-        count=0
-        for arg in "$@"; do
-            case "$arg" in -*) continue ;; esac
-            case "$arg" in
-                /*) ;;
-                *) die "$arg: give the absolute path, as 'sudo clawdbot grants' lists it" ;;
-            esac
-            canon=$arg
-            if [ -z "$(granted_mode "$canon")" ] && [ -e "$arg" ]; then
-                canon=$(canonical "$arg")
-            fi
-            [ -n "$(granted_mode "$canon")" ] || die "$arg: not granted (see: sudo clawdbot grants)"
-            forget "$canon"
-            say "revoked: $user may no longer use $canon"
-            count=$((count + 1))
-        done
-        [ "$count" -gt 0 ] || die "nothing to revoke (see: sudo clawdbot revoke --help)"
-        ;;
+    grant) grant_all "$@" ;;
+    revoke) revoke_all "$@" ;;
     revoke-all)
         grant_lines | while IFS='	' read -r _mode _when _who path; do
             forget "$path"

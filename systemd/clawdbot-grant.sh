@@ -36,14 +36,7 @@ grants_named() {
         /^(default:)?(user|group):[^:]+:/ { print file ": " $0 }'
 }
 
-say() {
-    printf 'clawdbot: %s\n' "$*" >&2
-}
-
-die() {
-    say "$@"
-    exit 1
-}
+#include admin/messages.sh
 
 usage() {
     cat <<EOF
@@ -67,16 +60,6 @@ change, unless --no-restart (then: sudo clawdbot gateway restart).
 EOF
 }
 
-# Records of kind grant: "MODE SECONDS WHO PATH", one a line.
-grant_lines() {
-    [ -f "$grants_file" ] || return 0
-    /usr/bin/awk -F '\t' '$1 == "grant" { print $2 "\t" $3 "\t" $4 "\t" $5 }' "$grants_file"
-}
-
-granted_mode() {
-    grant_lines | /usr/bin/awk -F '\t' -v p="$1" '$4 == p { print $1 }'
-}
-
 # How this system names a path's owner, its canonical form and the homes.
 owner_of() {
     /usr/bin/stat -c %u -- "$1"
@@ -91,6 +74,7 @@ home_dirs() {
 }
 
 #include admin/grant-paths.sh
+#include admin/grant-records.sh
 
 # Whether PATH lies in what the sandbox replaces by an empty tmpfs (ProtectHome).
 in_hidden_tree() {
@@ -127,7 +111,6 @@ write_dropin() {
 
 # apply_change grant|revoke: after $count paths, the drop-in and the service.
 apply_change() {
-    [ "$count" -gt 0 ] || die "nothing to $1 (see: sudo clawdbot $1 --help)"
     write_dropin
     /usr/bin/systemctl daemon-reload
     if [ "$restart" -eq 1 ] && /usr/bin/systemctl is-active --quiet -- "$unit"; then
@@ -138,9 +121,11 @@ apply_change() {
     fi
 }
 
-# share PATH PERM: the ACL entries of a grant, made as PATH's owner: what
+# share PATH r|rw: the ACL entries of a grant, made as PATH's owner: what
 # belongs to others below PATH stays as it is (and is named).
 share() {
+    if [ "$2" = rw ]; then set -- "$1" rwX; else set -- "$1" rX; fi
+    [ -d "$1" ] || set -- "$1" "${2%X}"
     owner=$(/usr/bin/stat -c %u -- "$1")
     if ! out=$(grants_as "$owner" /usr/bin/setfacl -m "u:$user:$2" -- "$1" </dev/null 2>&1); then
         case "$out" in
@@ -188,117 +173,33 @@ open_parents() {
     done
 }
 
-# forget PATH: removes the grant of PATH, its entries and its parents' entries
-# that no other grant needs. Prints what is left of others' entries.
-forget() {
+# What forget (admin/grant-records.sh) calls.
+unshare() {
     grants_unshare "$1"
-    others=$(/usr/bin/awk -F '\t' -v p="$1" '$1 == "parent" && $3 != p { print $2 }' "$grants_file")
-    /usr/bin/awk -F '\t' -v p="$1" '$1 == "parent" && $3 == p { print $2 }' "$grants_file" | while IFS= read -r dir; do
-        if ! printf '%s\n' "$others" | /usr/bin/grep -qxF -- "$dir"; then
-            grants_unshare_parent "$dir"
-        fi
-    done
-    tmp="$grants_file.new.$$"
-    /usr/bin/awk -F '\t' -v p="$1" '!(($1 == "grant" && $5 == p) || ($1 == "parent" && $3 == p))' "$grants_file" > "$tmp"
-    mv -f -- "$tmp" "$grants_file"
-    if [ -e "$1" ]; then
-        left=$(grants_named -R -- "$1")
-        if [ -n "$left" ]; then
-            say "$1: removed the entries of $user; left the entries others added:"
-            printf '%s\n' "$left" | /usr/bin/sed 's/^/    /' >&2
-        fi
-    fi
+}
+
+unshare_parent() {
+    grants_unshare_parent "$1"
+}
+
+entries_left() {
+    grants_named -R -- "$1"
 }
 
 command=${1:-}
 [ "$#" -gt 0 ] && shift
-write=0
-force=0
-restart=1
-for arg in "$@"; do
-    case "$arg" in
-        --write) write=1 ;;
-        --force) force=1 ;;
-        --no-restart) restart=0 ;;
-        -h | --help)
-            usage
-            exit 0
-            ;;
-        -*) die "unknown option $arg (see: sudo clawdbot grant --help)" ;;
-        *) ;;
-    esac
-done
+grant_options "$@"
 
 case "$command" in
-    grant)
-        [ "$(/usr/bin/id -u)" -eq 0 ] || die "run it as root: sudo clawdbot grant"
-        perm_dir=rX
-        perm_file=r
-        mode=r
-        if [ "$write" -eq 1 ]; then
-            perm_dir=rwX
-            perm_file=rw
-            mode=rw
-        fi
+    grant | revoke)
+        [ "$(/usr/bin/id -u)" -eq 0 ] || die "run it as root: sudo clawdbot $command"
         # No process of $user runs while entries are changed by name.
         grants_pause || die "nothing changed: the processes of $user must stop while the entries change"
         trap grants_resume EXIT
         trap 'exit 130' HUP INT TERM
-        count=0
-        for arg in "$@"; do
-            case "$arg" in -*) continue ;; esac
-            canon=$(check_path "$arg")
-            reason=$(why_refused "$canon")
-            if [ -n "$reason" ] && [ "$force" -eq 0 ]; then
-                die "$canon: refused, $reason; grant a smaller directory, or add --force if you mean it"
-            fi
-            if [ -n "$(granted_mode "$canon")" ]; then
-                say "$canon: already granted ($(granted_mode "$canon")); replacing the grant"
-                forget "$canon"
-            fi
-            touch -- "$grants_file"
-            chmod 0644 -- "$grants_file"
-            printf 'grant\t%s\t%s\t%s\t%s\n' "$mode" "$(/usr/bin/date +%s)" "${SUDO_USER:-root}" "$canon" >> "$grants_file"
-            if [ -d "$canon" ]; then perm=$perm_dir; else perm=$perm_file; fi
-            if ! (share "$canon" "$perm"); then
-                forget "$canon"
-                exit 1
-            fi
-            open_parents "$canon"
-            if [ "$mode" = rw ]; then
-                say "granted: $user may read and change $canon"
-            else
-                say "granted: $user may read $canon"
-            fi
-            count=$((count + 1))
-        done
+        if [ "$command" = grant ]; then grant_all "$@"; else revoke_all "$@"; fi
         grants_resume
-        apply_change grant
-        ;;
-    revoke)
-        [ "$(/usr/bin/id -u)" -eq 0 ] || die "run it as root: sudo clawdbot revoke"
-        # No process of $user runs while entries are changed by name.
-        grants_pause || die "nothing changed: the processes of $user must stop while the entries change"
-        trap grants_resume EXIT
-        trap 'exit 130' HUP INT TERM
-        count=0
-        for arg in "$@"; do
-            case "$arg" in -*) continue ;; esac
-            case "$arg" in
-                /*) ;;
-                *) die "$arg: give the absolute path, as 'sudo clawdbot grants' lists it" ;;
-            esac
-            canon=$arg
-            if [ -z "$(granted_mode "$canon")" ] && [ -e "$arg" ]; then
-                canon=$(/usr/bin/realpath -e -- "$arg")
-            fi
-            [ -n "$(granted_mode "$canon")" ] || die "$arg: not granted (see: sudo clawdbot grants)"
-            forget "$canon"
-            say "revoked: $user may no longer use $canon"
-            count=$((count + 1))
-        done
-        grants_resume
-        apply_change revoke
+        apply_change "$command"
         ;;
     grants)
         if [ -z "$(grant_lines)" ]; then

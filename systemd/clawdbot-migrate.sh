@@ -23,14 +23,7 @@ state='@STATE_DIR@'
 user_unit='@USER_UNIT@'
 records='@CONFIG_DIR@/migrations'
 
-say() {
-    printf 'clawdbot: %s\n' "$*" >&2
-}
-
-die() {
-    say "$@"
-    exit 1
-}
+#include admin/messages.sh
 
 #include systemd/sandboxed.sh
 

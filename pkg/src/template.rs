@@ -15,7 +15,7 @@ pub type Vars = BTreeMap<&'static str, String>;
 /// platform's values: the meaning of the admin command's words, sourced by each
 /// platform's admin command, and what a grant accepts, included by each
 /// platform's grant command.
-pub const COMMON: &[&str] = &["admin/clawdbot-words.sh", "admin/grant-paths.sh"];
+pub const COMMON: &[&str] = &["admin/clawdbot-words.sh", "admin/grant-paths.sh", "admin/grant-records.sh", "admin/messages.sh"];
 
 /// Every template file of every format, read once from the repository.
 #[derive(Debug, Clone)]

@@ -1,0 +1,11 @@
+# shellcheck shell=sh
+# How the admin commands speak: included (#include) by each.
+
+say() {
+    printf 'clawdbot: %s\n' "$*" >&2
+}
+
+die() {
+    say "$@"
+    exit 1
+}
