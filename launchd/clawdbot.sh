@@ -113,6 +113,7 @@ usage() {
         "  sudo clawdbot reset [--yes]                a new configuration and token (the old one kept aside)" \
         "  sudo clawdbot grant [--write] PATH...      lets the gateway read (or change) PATH, a person's file or directory" \
         "  sudo clawdbot revoke PATH...               takes a grant back; grants: lists them (clawdbot grant --help)" \
+        "  sudo clawdbot migrate [--from USER]        moves a per-user gateway (~/.clawdbot, token, workspace) into the daemon" \
         "  sudo clawdbot gateway install|uninstall, node install|uninstall, uninstall, update:" \
         "                                             refused: a system package (see the next line)" \
         "  sudo @UNINSTALL@ [--purge]" \
@@ -177,9 +178,8 @@ case "$word" in
         exec '@GRANT@' "$@"
         ;;
     migrate)
-        echo "clawdbot: 'migrate' (moving a per-user gateway into the LaunchDaemon) is not available on macOS yet." >&2
-        echo "clawdbot: a per-user LaunchAgent and this daemon compete for port @PORT@: stop yours (launchctl bootout gui/<your uid>/$label)." >&2
-        exit 1
+        need_root "$@"
+        exec '@MIGRATE@' "$@"
         ;;
     update)
         echo "clawdbot: this clawdbot comes from the macOS package @IDENTIFIER@; update it by installing a newer .pkg:" >&2

@@ -113,6 +113,7 @@ fi
 log "deleted $state_dir"
 rm -rf "${root}@LOG_DIR@"
 log "deleted @LOG_DIR@"
+rm -f "${root}@MIGRATIONS@"
 
 # The account and the group, only if the postinstall script recorded that the
 # package created them.

@@ -433,6 +433,8 @@ id)
     1:-u) exec /usr/bin/id -u ;;
     2:-u) [ -e "$FAKE/Users/$2/UniqueID" ] || { echo "id: $2: no such user" >&2; exit 1; }
         echo "$(cat "$FAKE/Users/$2/UniqueID")" ;;
+    2:-g) [ -e "$FAKE/Users/$2/PrimaryGroupID" ] || { echo "id: $2: no such user" >&2; exit 1; }
+        echo "$(cat "$FAKE/Users/$2/PrimaryGroupID")" ;;
     *) exit 64 ;;
     esac ;;
 dscl)
@@ -485,7 +487,14 @@ launchctl)
         printf '%s = {\n\tactive count = 1\n\tstate = running\n\tpid = 4242\n\tlast exit code = (never exited)\n\tendpoints = {\n\t\tstate = active\n\t\tpid = 1\n\t}\n}\n' "$2" ;;
     kickstart) [ "$2" = -k ] && [ -e "$FAKE/loaded/${3#system/}" ] || exit 113 ;;
     bootout) [ -e "$FAKE/loaded/${2#system/}" ] || exit 113; rm "$FAKE/loaded/${2#system/}" ;;
-    enable) : ;;
+    enable) rm -f "$FAKE/disabled/$(printf %s "$2" | tr / _)" ;;
+    disable) mkdir -p "$FAKE/disabled"; touch "$FAKE/disabled/$(printf %s "$2" | tr / _)" ;;
+    print-disabled)
+        echo "disabled services = {"
+        for f in "$FAKE/disabled/$(printf %s "$2" | tr / _)_"*; do
+            [ -e "$f" ] && printf '\t"%s" => disabled\n' "${f##*_}"
+        done
+        echo "}" ;;
     bootstrap)
         label=$(basename "$3" .plist)
         [ -f "$3" ] || { echo "Bootstrap failed: 2: No such file or directory" >&2; exit 5; }
@@ -512,6 +521,18 @@ const ABSOLUTE_FAKES: &[(&str, &str)] = &[("/usr/bin/sudo", "sudo"), ("/usr/bin/
 /// The fakes the grant command calls by absolute path; the other tools it calls
 /// (find, awk, ps, sh's kill) are the real ones, which behave as macOS's do
 /// for the options it uses.
+/// The fakes the migrate command calls by absolute path, and macOS's tar
+/// (bsdtar); its chown (`chown=/usr/sbin/chown`) is the recording fake too. The
+/// others (find, awk, sed, tr, chmod, chgrp, mktemp) are the real ones.
+const MIGRATE_FAKES: &[(&str, &str)] = &[
+    ("/usr/bin/sudo", "sudo"),
+    ("/usr/bin/script", "script"),
+    ("/usr/bin/id", "id"),
+    ("/usr/bin/dscl", "dscl"),
+    ("/bin/launchctl", "launchctl"),
+    ("/usr/bin/tar", "tar"),
+];
+
 const GRANT_FAKES: &[(&str, &str)] = &[
     ("/usr/bin/sudo", "sudo"),
     ("/usr/bin/script", "script"),
@@ -543,9 +564,14 @@ impl Mac {
         }
         let abs = dir.path().join("fake-abs");
         fs::create_dir_all(&abs).unwrap();
-        for t in ABSOLUTE_FAKES.iter().chain(GRANT_FAKES).map(|(_, t)| *t).collect::<std::collections::BTreeSet<_>>() {
-            symlink(&fake, abs.join(t)).unwrap();
+        for t in ABSOLUTE_FAKES.iter().chain(GRANT_FAKES).chain(MIGRATE_FAKES).map(|(_, t)| *t).collect::<std::collections::BTreeSet<_>>() {
+            if t == "tar" {
+                symlink(which("bsdtar", "libarchive-tools"), abs.join(t)).unwrap();
+            } else {
+                symlink(&fake, abs.join(t)).unwrap();
+            }
         }
+        symlink(&fake, abs.join("chown")).unwrap();
         fs::create_dir_all(dir.path().join("fake")).unwrap();
         fs::set_permissions(dir.path().join("fake"), fs::Permissions::from_mode(0o777)).unwrap();
         let vol = dir.path().join("vol");
@@ -705,6 +731,16 @@ fn launchctl(calls: &[String]) -> Vec<&str> {
 /// Calls that only read the directory service.
 fn only_reads(calls: &[String]) -> bool {
     calls.iter().all(|c| c.starts_with("dscl . -list ") || c.starts_with("dscl . -read "))
+}
+
+/// Where a tool is on PATH; its absence is a failure naming the Debian package.
+fn which(tool: &str, package: &str) -> PathBuf {
+    std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .map(|d| Path::new(d).join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{tool} is missing: apt-get install {package}"))
 }
 
 fn need_root() {
@@ -1172,7 +1208,23 @@ impl Admin {
         let vol = mac.vol();
         let templates = Templates::load(&root()).unwrap();
         let mut vars = macos::vars(&manifest()).unwrap();
-        for key in ["PREFIX", "NODE", "ENTRY", "CLI", "UNINSTALL", "WORDS", "FIRST_CONFIG", "GRANT", "GRANTS", "STATE_DIR", "CACHE_DIR", "PLIST"] {
+        for key in [
+            "PREFIX",
+            "NODE",
+            "ENTRY",
+            "CLI",
+            "UNINSTALL",
+            "WORDS",
+            "FIRST_CONFIG",
+            "GRANT",
+            "GRANTS",
+            "MIGRATE",
+            "MIGRATIONS",
+            "APP",
+            "STATE_DIR",
+            "CACHE_DIR",
+            "PLIST",
+        ] {
             let v = format!("{}{}", vol.display(), vars[key]);
             vars.insert(key, v);
         }
@@ -1184,7 +1236,22 @@ impl Admin {
         }
         assert!(text.contains("\nPATH=/usr/bin:/bin:/usr/sbin:/sbin\nexport PATH\ncd /\n"), "{text}");
         let cli = mac.dir.path().join("clawdbot");
-        fs::write(&cli, text).unwrap();
+        fs::write(&cli, &text).unwrap();
+        // Also where the migrate command calls it.
+        let installed = PathBuf::from(&vars["CLI"]);
+        fs::create_dir_all(installed.parent().unwrap()).unwrap();
+        fs::write(&installed, &text).unwrap();
+        fs::set_permissions(&installed, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut migrate = templates.render("launchd/migrate.sh", &vars).unwrap();
+        for (path, fake) in MIGRATE_FAKES {
+            assert!(migrate.contains(&format!("{path} ")), "the migrate command does not call {path} by its absolute path");
+            migrate = migrate.replace(&format!("{path} "), &format!("{} ", mac.dir.path().join("fake-abs").join(fake).display()));
+        }
+        assert!(migrate.contains("\nchown=/usr/sbin/chown\n"), "the migrate command keeps chown elsewhere");
+        migrate = migrate.replace("chown=/usr/sbin/chown\n", &format!("chown={}\n", mac.dir.path().join("fake-abs/chown").display()));
+        let migrate_path = PathBuf::from(&vars["MIGRATE"]);
+        fs::write(&migrate_path, migrate).unwrap();
+        fs::set_permissions(&migrate_path, fs::Permissions::from_mode(0o755)).unwrap();
         let mut grant = templates.render("launchd/grant.sh", &vars).unwrap();
         for (path, fake) in GRANT_FAKES {
             assert!(grant.contains(&format!("{path} ")), "the grant command does not call {path} by its absolute path");
@@ -1205,21 +1272,26 @@ impl Admin {
             &node,
             format!(
                 r#"#!/bin/sh
-# FAKE node: records who runs it, where, with what environment and arguments.
+# FAKE node: records who runs it, where, with what environment and arguments;
+# runs a script (-e) with the real node.
 {{
     echo "uid=$(id -u)"
     echo "cwd=$(pwd)"
-    echo "args=$*"
+    printf "args=%s\n" "$(printf "%s" "$*" | tr "\n" " ")"
     env | sort
     echo "--"
 }} >>'{runs}/log'
+case "$1" in
+-e) exec '{real_node}' "$@" ;;
+esac
 case "$*" in
 *--help*) echo "upstream help" ;;
 *"gateway health"*) echo "gateway: healthy" ;;
 esac
 exit "$(cat '{runs}/status' 2>/dev/null || echo 0)"
 "#,
-                runs = runs.display()
+                runs = runs.display(),
+                real_node = which("node", "nodejs").display()
             ),
         )
         .unwrap();
@@ -1687,6 +1759,157 @@ fn admin_grant_shares_as_the_owner_while_the_account_is_paused() {
     assert!(!Path::new(&a.vars["GRANTS"]).exists());
     daemon.kill().unwrap();
     daemon.wait().unwrap();
+}
+
+/// Alice's per-user gateway as upstream installs it: a LaunchAgent plist in
+/// upstream's layout naming her state directory and her token, a JSON5
+/// configuration without a token of its own, a credential, a log, and a
+/// workspace; all hers, 0600/0700.
+fn add_alices_gateway(a: &Admin) -> PathBuf {
+    let home = add_alice(a);
+    a.mac.set_attr("Users", "_clawdbot", "UniqueID", "200");
+    let h = home.display().to_string();
+    let agents = home.join("Library/LaunchAgents");
+    let plist = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n  <dict>\n    <key>Label</key>\n    <string>{LABEL}</string>\n    \n    <key>RunAtLoad</key>\n    <true/>\n    <key>KeepAlive</key>\n    <true/>\n    <key>ProgramArguments</key>\n    <array>\n      <string>/opt/homebrew/bin/node</string>\n      <string>{h}/.npm-global/lib/node_modules/clawdbot/dist/index.js</string>\n      <string>gateway</string>\n    </array>\n    \n    <key>StandardOutPath</key>\n    <string>{h}/.clawdbot/logs/gateway.log</string>\n    <key>StandardErrorPath</key>\n    <string>{h}/.clawdbot/logs/gateway.err.log</string>\n    <key>EnvironmentVariables</key>\n    <dict>\n    <key>HOME</key>\n    <string>{h}</string>\n    <key>CLAWDBOT_STATE_DIR</key>\n    <string>{h}/.clawdbot</string>\n    <key>CLAWDBOT_GATEWAY_PORT</key>\n    <string>18789</string>\n    <key>CLAWDBOT_GATEWAY_TOKEN</key>\n    <string>alices-token-4711</string>\n    </dict>\n  </dict>\n</plist>\n"
+    );
+    let files = [
+        (agents.join(format!("{LABEL}.plist")), plist),
+        (
+            home.join(".clawdbot/clawdbot.json"),
+            format!("{{\n  // alice's own gateway\n  gateway: {{ port: 18789, mode: 'local' }},\n  agents: {{ defaults: {{ workspace: '~/clawd' }} }},\n  logging: {{ file: '{h}/.clawdbot/logs/gateway.log' }},\n  hooks: {{ path: '{h}/Documents/hooks' }},\n}}\n"),
+        ),
+        (home.join(".clawdbot/credentials/oauth.json"), "{\"anthropic\": \"alice's refresh token\"}".to_owned()),
+        (home.join(".clawdbot/logs/gateway.log"), "started\n".to_owned()),
+        (home.join("clawd/AGENTS.md"), "# alice's agent\n".to_owned()),
+    ];
+    for (file, text) in files {
+        let mut dir = file.parent().unwrap().to_owned();
+        fs::create_dir_all(&dir).unwrap();
+        while dir != home {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+            std::os::unix::fs::chown(&dir, Some(501), Some(20)).unwrap();
+            dir = dir.parent().unwrap().to_owned();
+        }
+        fs::write(&file, text).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&file, Some(501), Some(20)).unwrap();
+    }
+    // Upstream's json5, here a FAKE that reads object literals (comments,
+    // unquoted keys, single quotes, trailing commas) as JavaScript does.
+    let json5 = Path::new(&a.vars["APP"]).join("node_modules/json5");
+    fs::create_dir_all(&json5).unwrap();
+    fs::write(json5.join("index.js"), "module.exports = { parse: (text) => Function('\"use strict\"; return (' + text + '\\n)')() };\n").unwrap();
+    // Her agent, loaded in her gui domain.
+    fs::create_dir_all(a.mac.fake().join("loaded/gui/501")).unwrap();
+    fs::write(a.mac.fake().join("loaded/gui/501").join(LABEL), "").unwrap();
+    home
+}
+
+/// Every file under `dir` with its mode, owner and contents.
+fn owned_snapshot(dir: &Path) -> BTreeMap<PathBuf, ((u32, u32, u32), String)> {
+    snapshot(dir).into_iter().map(|(p, text)| (p.clone(), (mode_owner(&p), text))).collect()
+}
+
+#[test]
+fn admin_migrate_moves_a_launch_agent_into_the_daemon_as_the_account() {
+    need_root();
+    let a = Admin::new();
+    let home = add_alices_gateway(&a);
+    let state = a.state();
+    let agent_loaded = a.mac.fake().join("loaded/gui/501").join(LABEL);
+    a.load();
+    let hers = owned_snapshot(&home);
+
+    // The installation names her gateway and the command.
+    let (ok, _, log) = a.mac.run("postinstall", &[]);
+    assert!(ok, "{log}");
+    assert!(log.contains("the per-user gateway of alice (LaunchAgent gui/501/com.clawdbot.gateway) holds port 18789"), "{log}");
+    assert!(log.contains("sudo clawdbot migrate --from alice"), "{log}");
+    a.load();
+    let before = owned_snapshot(&state);
+
+    // --dry-run: the plan, and nothing changed anywhere.
+    let r = a.run(&["migrate", "--from", "alice", "--dry-run"], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    for line in
+        ["1. boot out and disable alice's LaunchAgent gui/501/com.clawdbot.gateway", "(3 files)", "4. copy the workspace", "(--dry-run: nothing was changed)"]
+    {
+        assert!(r.out.contains(line), "lacks {line:?}: {}", r.out);
+    }
+    assert!(r.out.contains(&format!("copy the workspace {}/clawd into {}/workspace", home.display(), state.display())), "{}", r.out);
+    assert_eq!(owned_snapshot(&home), hers);
+    assert_eq!(owned_snapshot(&state), before);
+    assert!(agent_loaded.exists() && a.loaded());
+    assert!(!r.calls.iter().any(|c| c.starts_with("launchctl bootout") || c.starts_with("launchctl disable")), "{:#?}", r.calls);
+
+    // The daemon's own credentials are not replaced without --force.
+    let own = state.join("credentials");
+    fs::create_dir_all(&own).unwrap();
+    fs::write(own.join("whatsapp.json"), "the daemon's").unwrap();
+    for p in [&own, &own.join("whatsapp.json")] {
+        std::os::unix::fs::chown(p, Some(200), Some(200)).unwrap();
+    }
+    let r = a.run(&["migrate", "--from", "alice"], None, "");
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("already holds credentials of its own (credentials/whatsapp.json") && r.out.contains("add --force"), "{}", r.out);
+    assert!(agent_loaded.exists() && a.loaded(), "refused before anything was stopped");
+
+    let r = a.run(&["migrate", "--from", "alice", "--force"], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.out.contains("stopped and disabled alice's LaunchAgent gui/501/com.clawdbot.gateway"), "{}", r.out);
+    assert!(r.out.contains("done: the LaunchDaemon system/com.clawdbot.gateway answers with alice's configuration and token"), "{}", r.out);
+    assert!(!agent_loaded.exists(), "her agent is booted out");
+    let print_disabled =
+        Command::new(a.mac.dir.path().join("fake-abs/launchctl")).args(["print-disabled", "gui/501"]).env("FAKE", a.mac.fake()).output().unwrap();
+    assert!(String::from_utf8_lossy(&print_disabled.stdout).contains("\"com.clawdbot.gateway\" => disabled"), "her agent is disabled");
+    assert!(a.loaded(), "the daemon runs again");
+    assert!(r.calls.iter().any(|c| c.ends_with("gateway health")), "{:#?}", r.calls);
+
+    // Her files, unchanged: contents, modes, owners; her plist is still there.
+    assert_eq!(owned_snapshot(&home), hers);
+
+    // In the state: hers, owned by the account, 0600/0700; the daemon's own aside.
+    let config = fs::read_to_string(state.join("clawdbot.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    let s = state.display().to_string();
+    assert_eq!(config["gateway"]["auth"]["token"], "alices-token-4711", "her token, from her agent's environment: {config}");
+    assert_eq!(config["agents"]["defaults"]["workspace"], format!("{s}/workspace"));
+    assert_eq!(config["logging"]["file"], format!("{s}/logs/gateway.log"));
+    assert_eq!(config["hooks"]["path"], format!("{}/Documents/hooks", home.display()), "a path the account cannot reach is left and named");
+    assert!(r.out.contains("not reachable by the service, left as it is: hooks.path"), "{}", r.out);
+    assert_eq!(fs::read_to_string(state.join("credentials/oauth.json")).unwrap(), "{\"anthropic\": \"alice's refresh token\"}");
+    assert_eq!(fs::read_to_string(state.join("workspace/AGENTS.md")).unwrap(), "# alice's agent\n");
+    let asides: Vec<PathBuf> =
+        fs::read_dir(&state).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("pre-migrate-")).collect();
+    assert_eq!(asides.len(), 1, "{asides:?}");
+    assert_eq!(fs::read_to_string(asides[0].join("clawdbot.json")).unwrap(), "old");
+    assert_eq!(fs::read_to_string(asides[0].join("credentials/whatsapp.json")).unwrap(), "the daemon's");
+    for (path, ((mode, uid, gid), text)) in owned_snapshot(&state) {
+        assert_eq!((uid, gid), (200, 200), "{} is not the account's", path.display());
+        let want = if text == "<dir>" { 0o700 } else { 0o600 };
+        if !path.starts_with(&asides[0]) {
+            assert_eq!(mode, want, "{}", path.display());
+        }
+    }
+    // Root changed the owner of nothing but its own copy of her files.
+    let chowns: Vec<&String> = r.calls.iter().filter(|c| c.starts_with("chown ")).collect();
+    assert!(chowns.len() == 2 && chowns.iter().all(|c| c.contains("/clawdbot-migrate.") && c.ends_with("/copy.tar")), "{chowns:#?}");
+    // Node read her configuration as her, and rewrote the copy as the account.
+    let scripts: Vec<&str> = r.runs.iter().filter(|n| n.args.starts_with("-e ")).map(|n| n.uid.as_str()).collect();
+    assert_eq!(scripts, ["501", "200"], "{:#?}", r.runs);
+
+    // A second run: nothing to do.
+    let r = a.run(&["migrate", "--from", "alice"], None, "");
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(r.out.contains("nothing to do: the per-user gateway of alice was moved"), "{}", r.out);
+
+    // Not as anyone but root; not for root or the account.
+    assert_eq!(a.run(&["migrate", "--from", "alice"], Some(501), "").code, 77);
+    for who in ["root", "_clawdbot", "nobody-here"] {
+        let r = a.run(&["migrate", "--from", who], None, "");
+        assert_eq!(r.code, 1, "{who}: {}", r.out);
+    }
 }
 
 #[test]

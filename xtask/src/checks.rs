@@ -169,11 +169,20 @@ fn elf_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// lintian must report no error and no warning (overrides carry their reasons).
 pub fn lintian(sh: &Shell, deb: &Path) -> Result<()> {
-    let out = cmd!(sh, "lintian --tag-display-limit 0 --fail-on none {deb}").quiet().ignore_stderr().read()?;
+    let out = cmd!(sh, "lintian --tag-display-limit 0 --fail-on none --show-overrides {deb}").quiet().ignore_stderr().read()?;
+    lintian_verdict(&out)
+}
+
+/// No error or warning, and proof that lintian read the package: the tags our
+/// overrides silence are listed as overridden (`O:`). An empty report (lintian
+/// stopped early, or read nothing) is a failure, not a pass.
+fn lintian_verdict(out: &str) -> Result<()> {
     let bad: Vec<&str> = out.lines().filter(|l| l.starts_with("E: ") || l.starts_with("W: ")).collect();
     ensure!(bad.is_empty(), "lintian reports {} errors or warnings:\n{}", bad.len(), bad.join("\n"));
-    let other = out.lines().filter(|l| !l.trim().is_empty()).count();
-    eprintln!("    0 errors, 0 warnings ({other} informational lines)");
+    let overridden = out.lines().filter(|l| l.starts_with("O: ")).count();
+    ensure!(overridden > 0, "lintian lists none of the tags the package overrides: it did not read the package (its output: {out:?})");
+    let other = out.lines().filter(|l| !l.trim().is_empty()).count() - overridden;
+    eprintln!("    0 errors, 0 warnings ({overridden} overridden tags, {other} informational lines)");
     Ok(())
 }
 
@@ -256,6 +265,14 @@ pub fn tempdir(what: &str) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lintian_passes_only_a_report_that_read_the_package() {
+        assert!(super::lintian_verdict("").is_err(), "an empty report");
+        assert!(super::lintian_verdict("I: clawdbot: spelling-error-in-copyright\n").is_err(), "no overridden tag");
+        assert!(super::lintian_verdict("O: clawdbot: hardening-no-pie [usr/lib/clawdbot/node/bin/node]\nW: clawdbot: bad\n").is_err());
+        assert!(super::lintian_verdict("O: clawdbot: hardening-no-pie [usr/lib/clawdbot/node/bin/node]\n").is_ok());
+    }
+
     #[test]
     fn placeholders_are_names_between_at_signs() {
         assert_eq!(super::placeholder("a @USER@ b"), Some("@USER@"));

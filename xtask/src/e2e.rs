@@ -392,7 +392,9 @@ fn inputs_hash(root: &Path, manifest_text: &str, format: Format) -> Result<Strin
     // The repository keys the package ships.
     h.update(crate::repo::keyring(&[])?.binary);
     for f in files {
-        let Ok(bytes) = fs::read(&f) else { continue };
+        // A file that cannot be read is an error: skipped, it would let a stale
+        // cached package pass for a fresh one.
+        let bytes = fs::read(&f).with_context(|| format!("reading {}, an input of the e2e packages", f.display()))?;
         h.update(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
         h.update([0]);
         h.update((bytes.len() as u64).to_le_bytes());
@@ -781,10 +783,47 @@ mod tests {
         assert!(select(&["nope".into()]).is_err());
     }
 
+    /// The cached e2e packages are rebuilt when any input changes: each input of
+    /// a copy of the tree changed in turn changes the hash of the format it
+    /// belongs to (and an rpm-only input leaves the .deb's alone); a missing
+    /// input is an error naming it.
     #[test]
-    fn the_rpm_is_cached_apart_from_the_deb() {
-        let root = crate::root();
-        assert_ne!(inputs_hash(&root, "m", Format::Deb).unwrap(), inputs_hash(&root, "m", Format::Rpm).unwrap());
+    fn the_input_hash_follows_every_input_and_refuses_a_missing_one() {
+        let dir = crate::checks::tempdir("e2e-inputs-hash").unwrap();
+        let root = dir.as_path();
+        let shared = [
+            "payload/package.json",
+            "admin/messages.sh",
+            "systemd/unit.service",
+            "debian/postinst",
+            "pkg/src/deb.rs",
+            "Cargo.lock",
+            "xtask/src/dist.rs",
+            "xtask/src/fetch.rs",
+            "xtask/src/warm.rs",
+            "xtask/src/warm.sh",
+            "xtask/src/repo.rs",
+        ];
+        for f in shared.iter().chain(&["rpm/post"]) {
+            fs::create_dir_all(root.join(f).parent().unwrap()).unwrap();
+            fs::write(root.join(f), "one").unwrap();
+        }
+        let hashes = || (inputs_hash(root, "m", Format::Deb).unwrap(), inputs_hash(root, "m", Format::Rpm).unwrap());
+        let mut last = hashes();
+        assert_ne!(last.0, last.1);
+        for f in shared {
+            fs::write(root.join(f), "two").unwrap();
+            let now = hashes();
+            assert!(now.0 != last.0 && now.1 != last.1, "{f} changes neither package's hash");
+            last = now;
+        }
+        fs::write(root.join("rpm/post"), "two").unwrap();
+        let now = hashes();
+        assert!(now.0 == last.0 && now.1 != last.1, "rpm/post changes the rpm's hash alone");
+        assert_ne!(inputs_hash(root, "m2", Format::Deb).unwrap(), now.0, "the manifest is an input");
+        fs::remove_file(root.join("xtask/src/warm.sh")).unwrap();
+        let e = format!("{:#}", inputs_hash(root, "m", Format::Deb).unwrap_err());
+        assert!(e.contains("warm.sh"), "{e}");
         assert_eq!(SCENARIOS.iter().filter(|s| s.rpm).map(|s| s.name).collect::<Vec<_>>(), ["rpm"]);
     }
 

@@ -36,6 +36,7 @@ pub const TEMPLATES: &[&str] = &[
     "launchd/clawdbot.sh",
     "launchd/first-config.sh",
     "launchd/grant.sh",
+    "launchd/migrate.sh",
 ];
 
 /// The shared template of the admin command's words (in [`crate::template::COMMON`]),
@@ -79,6 +80,10 @@ pub struct Paths {
     pub grant: String,
     /// Root's record of the grants (root-owned `/var/db`, outside the state directory).
     pub grants: String,
+    /// `clawdbot migrate`, run by the admin command as root.
+    pub migrate: String,
+    /// Root's record of the per-user gateways moved into the daemon.
+    pub migrations: String,
     pub plist: String,
     /// The daemon's temporary files and V8's code cache (`TMPDIR`,
     /// `NODE_COMPILE_CACHE`): `<state_dir>/cache`, made by postinstall as the account.
@@ -106,6 +111,8 @@ impl Paths {
             first_config: format!("{prefix}/libexec/{name}-first-config"),
             grant: format!("{prefix}/libexec/{name}-grant"),
             grants: format!("/var/db/.{name}-grants"),
+            migrate: format!("{prefix}/libexec/{name}-migrate"),
+            migrations: format!("/var/db/.{name}-migrations"),
             plist: format!("/Library/LaunchDaemons/{}.plist", m.service.launchd_label),
             cache_dir: format!("{}/cache", mac.state_dir),
             log_dir: format!("/Library/Logs/{}", prefix.rsplit('/').next().unwrap_or(name)),
@@ -141,6 +148,9 @@ pub fn vars(m: &Manifest) -> Result<Vars, Error> {
         ("FIRST_CONFIG", p.first_config.clone()),
         ("GRANT", p.grant.clone()),
         ("GRANTS", p.grants.clone()),
+        ("MIGRATE", p.migrate.clone()),
+        ("MIGRATIONS", p.migrations.clone()),
+        ("APP", p.app.clone()),
         ("PLIST", p.plist.clone()),
         ("CACHE_DIR", p.cache_dir.clone()),
         ("LOG_DIR", p.log_dir.clone()),
@@ -185,6 +195,7 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
     s.add_bytes(&p.words, render(WORDS_TEMPLATE)?, 0o644)?;
     s.add_bytes(&p.first_config, render("launchd/first-config.sh")?, 0o755)?;
     s.add_bytes(&p.grant, render("launchd/grant.sh")?, 0o755)?;
+    s.add_bytes(&p.migrate, render("launchd/migrate.sh")?, 0o755)?;
     s.add_bytes(&p.plist, render("launchd/gateway.plist")?, 0o644)?;
     Ok(s)
 }
