@@ -14,6 +14,7 @@
 //! knowledge of where the payload came from.
 
 pub mod deb;
+pub mod jiti;
 pub mod licences;
 pub mod linux;
 pub mod macos;

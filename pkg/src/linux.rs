@@ -19,7 +19,6 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/tmpfiles.conf",
     "systemd/gateway.env",
     "systemd/clawdbot-setup.sh",
-    "systemd/clawdbot-seed-cache.sh",
     "systemd/clawdbot-first-config.sh",
     "systemd/account-check.sh",
     "systemd/grants-lib.sh",
@@ -193,17 +192,14 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     }
 
     s.add_bytes(&p.setup, render("systemd/clawdbot-setup.sh")?, 0o755)?;
-    s.add_bytes(&p.seed, render("systemd/clawdbot-seed-cache.sh")?, 0o755)?;
+    s.add_bytes(&p.seed, render("admin/seed-cache.sh")?, 0o755)?;
     s.add_bytes(&p.first_config, render("systemd/clawdbot-first-config.sh")?, 0o755)?;
     s.add_bytes(&p.words, render("admin/clawdbot-words.sh")?, 0o644)?;
     s.add_bytes(&p.grant, render("systemd/clawdbot-grant.sh")?, 0o755)?;
     s.add_bytes(&p.migrate, render("systemd/clawdbot-migrate.sh")?, 0o755)?;
     s.add_bytes(&p.port_check, render("systemd/clawdbot-port-check.sh")?, 0o755)?;
     if let Some(jiti) = &payload.jiti {
-        if !jiti.join(SEED_STAMP).is_file() {
-            return Err(Error::Stage(format!("the transpile cache in {} has no {SEED_STAMP} file", jiti.display())));
-        }
-        s.add_tree(&p.seed_dir, jiti)?;
+        crate::jiti::add_seed(&mut s, jiti, &p.app, &p.seed_dir, SEED_STAMP)?;
     }
     s.add_bytes(&m.linux.bin, render("systemd/clawdbot.sh")?, 0o755)?;
     let man = format!("/usr/share/man/man1/{}.1.gz", m.linux.bin.rsplit('/').next().unwrap_or("clawdbot"));

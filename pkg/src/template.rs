@@ -14,8 +14,10 @@ pub type Vars = BTreeMap<&'static str, String>;
 /// Templates that every platform ships or includes, rendered with that
 /// platform's values: the meaning of the admin command's words, sourced by each
 /// platform's admin command, what a grant accepts, included by each
-/// platform's grant command, and the steps of each platform's migrate command.
-pub const COMMON: &[&str] = &["admin/clawdbot-words.sh", "admin/grant-paths.sh", "admin/grant-records.sh", "admin/messages.sh", "admin/migrate.sh"];
+/// platform's grant command, the steps of each platform's migrate command, and
+/// the script that seeds the transpile cache.
+pub const COMMON: &[&str] =
+    &["admin/clawdbot-words.sh", "admin/grant-paths.sh", "admin/grant-records.sh", "admin/messages.sh", "admin/migrate.sh", "admin/seed-cache.sh"];
 
 /// Every template file of every format, read once from the repository.
 #[derive(Debug, Clone)]

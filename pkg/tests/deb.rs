@@ -18,6 +18,8 @@ fn manifest() -> Manifest {
 
 /// A payload with the gateway's entry point, a CLI link, a pruned file and a
 /// real ELF binary standing in for node.
+const JITI_ENTRY: &str = "dist-entry.1ade027e.cjs";
+
 fn fixture(dir: &Path) -> Payload {
     let app = dir.join("app");
     fs::create_dir_all(app.join("node_modules/clawdbot/dist")).unwrap();
@@ -35,7 +37,11 @@ fn fixture(dir: &Path) -> Payload {
     fs::write(node.join("LICENSE"), "MIT\n").unwrap();
     let jiti = dir.join("jiti");
     fs::create_dir_all(&jiti).unwrap();
-    fs::write(jiti.join("memory-core-index.985d8daa.cjs"), "module.exports = {};\n").unwrap();
+    // The entry jiti would write for the entry point at its installed path.
+    let source = fs::read(app.join("node_modules/clawdbot/dist/entry.js")).unwrap();
+    let name = pkg::jiti::entry_name("/usr/lib/clawdbot/app/node_modules/clawdbot/dist/entry.js");
+    assert_eq!(name, JITI_ENTRY);
+    fs::write(jiti.join(name), format!("module.exports = {{}};{}", pkg::jiti::last_line(&source))).unwrap();
     fs::write(jiti.join(linux::SEED_STAMP), "0123abcd\n").unwrap();
     Payload { app, node, jiti: Some(jiti), keyring: None }
 }
@@ -75,7 +81,7 @@ fn dpkg_deb_reads_back_every_file_with_owner_and_mode() {
         ("./usr/lib/clawdbot/app/package.json", "-rw-r--r--"),
         ("./usr/lib/clawdbot/libexec/clawdbot-setup", "-rwxr-xr-x"),
         ("./usr/lib/clawdbot/libexec/clawdbot-seed-cache", "-rwxr-xr-x"),
-        ("./usr/lib/clawdbot/cache/jiti/memory-core-index.985d8daa.cjs", "-rw-r--r--"),
+        (&format!("./usr/lib/clawdbot/cache/jiti/{JITI_ENTRY}"), "-rw-r--r--"),
         ("./usr/lib/clawdbot/cache/jiti/seed-id", "-rw-r--r--"),
         ("./lib/systemd/system/clawdbot-gateway.service", "-rw-r--r--"),
         ("./usr/lib/sysusers.d/clawdbot.conf", "-rw-r--r--"),

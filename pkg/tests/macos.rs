@@ -653,7 +653,9 @@ impl Mac {
 
 /// The payload's libexec scripts, rendered with `vars`, at their paths below `vol`.
 fn install_libexec(templates: &Templates, vars: &pkg::template::Vars, vol: &Path) {
-    for (key, template, mode) in [("WORDS", macos::WORDS_TEMPLATE, 0o644), ("FIRST_CONFIG", "launchd/first-config.sh", 0o755)] {
+    for (key, template, mode) in
+        [("WORDS", macos::WORDS_TEMPLATE, 0o644), ("FIRST_CONFIG", "launchd/first-config.sh", 0o755), ("SEED", "admin/seed-cache.sh", 0o755)]
+    {
         let path = vol.join(vars[key].trim_start_matches('/'));
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(&path, templates.render(template, vars).unwrap()).unwrap();
@@ -700,6 +702,10 @@ fn setup_calls(vol: &Path, (uid, gid): (u32, u32), new_state: bool, new_logs: bo
     v.push(format!(
         "sudo -u _clawdbot -- /usr/bin/env -i PATH=/usr/bin:/bin HOME=/var/db/clawdbot /bin/sh {}/Library/Clawdbot/libexec/clawdbot-first-config new {s}",
         vol.display()
+    ));
+    v.push(format!(
+        "sudo -u _clawdbot -- /usr/bin/env -i PATH=/usr/bin:/bin /bin/sh {v}/Library/Clawdbot/libexec/clawdbot-seed-cache {v}/Library/Clawdbot/cache/jiti {s}/cache/jiti",
+        v = vol.display()
     ));
     if new_logs {
         for f in ["gateway.out.log", "gateway.err.log"] {
@@ -787,6 +793,11 @@ fn fresh_install_then_upgrade_then_reinstall() {
     mac.add_user("root", 0, 0);
     mac.add_user("daemon", 1, 1);
     mac.add_group("wheel", 0);
+    // The payload's transpile cache (read-only, root's), which postinstall seeds.
+    let seed = vol.join("Library/Clawdbot/cache/jiti");
+    fs::create_dir_all(&seed).unwrap();
+    fs::write(seed.join("dist-index.0123abcd.cjs"), "exports.x = 1; /* v9-0123456789abcdef */\n").unwrap();
+    fs::write(seed.join("seed-id"), "one\n").unwrap();
 
     // Fresh install: nothing loaded, no account.
     let (ok, calls, log) = mac.run("preinstall", &[]);
@@ -804,6 +815,10 @@ fn fresh_install_then_upgrade_then_reinstall() {
     assert_eq!(mode_owner(&state), (0o700, 200, 200));
     assert_eq!(mode_owner(&state.join("logs")), (0o700, 200, 200));
     assert_eq!(mode_owner(&state.join("cache")), (0o700, 200, 200));
+    // The seed, copied by the account into the daemon's transpile cache.
+    let jiti = state.join("cache/jiti");
+    assert_eq!(fs::read_to_string(jiti.join("seed-id")).unwrap(), "one\n");
+    assert_eq!(mode_owner(&jiti.join("dist-index.0123abcd.cjs")), (0o600, 200, 200));
     let config = state.join("clawdbot.json");
     assert_eq!(mode_owner(&config), (0o600, 200, 200));
     let first = fs::read_to_string(&config).unwrap();

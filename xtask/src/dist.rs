@@ -67,7 +67,7 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     for (target, formats) in jobs {
         let mut payload = crate::fetch::payload(&sh, &manifest, target, !args.no_transpile_cache)?;
         payload.keyring = keyring.clone();
-        if args.no_transpile_cache && target.is_linux() {
+        if args.no_transpile_cache {
             eprintln!("    {target}: no transpile cache (--no-transpile-cache): the first start will transpile");
         }
         work.extend(formats.into_iter().map(|f| (target, f, payload.clone())));

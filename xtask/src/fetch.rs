@@ -15,11 +15,11 @@ use pkg::{Manifest, Target};
 use sha2::Digest as _;
 use xshell::{cmd, Shell};
 
-/// The payload of `target`; for a Linux target with `transpile_cache`, also the
-/// gateway's transpile cache (see [`crate::warm`]).
+/// The payload of `target`; with `transpile_cache`, also the gateway's
+/// transpile cache for that target's install path (see [`crate::warm`]).
 pub fn payload(sh: &Shell, manifest: &Manifest, target: Target, transpile_cache: bool) -> Result<Payload> {
     let (app, node) = app_and_node(sh, manifest, target)?;
-    let jiti = if target.is_linux() && transpile_cache { Some(crate::warm::transpile_cache(sh, manifest)?) } else { None };
+    let jiti = if transpile_cache { Some(crate::warm::transpile_cache(sh, manifest, target)?) } else { None };
     Ok(Payload { app, node, jiti, keyring: None })
 }
 

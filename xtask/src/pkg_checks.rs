@@ -146,7 +146,21 @@ pub fn check_real_pkg(sh: &Shell, pkg_path: &Path, target: Target) -> Result<()>
     if !wrong.is_empty() {
         bail!("Mach-O files not built for {arch}:\n{}", wrong.join("\n"));
     }
-    eprintln!("    {} entries; {} Mach-O files, all {arch}; Bom = Payload", payload.len(), machos.len());
+    // The transpile cache, as cpio unpacked it: every entry used by jiti for the
+    // darwin tree it was unpacked with.
+    let paths = pkg::macos::Paths::new(&m, mac);
+    let mut app = pkg::stage::Stage::new();
+    app.add_tree(&paths.app, &unpacked.join(paths.app.trim_start_matches('/')))?;
+    let cache = unpacked.join(paths.seed_dir.trim_start_matches('/'));
+    let checked = pkg::jiti::check(&cache, &app, &paths.app, pkg::linux::SEED_STAMP)?;
+    ensure!(checked.entries > 1000, "the transpile cache in the .pkg has only {} entries", checked.entries);
+    eprintln!(
+        "    {} entries; {} Mach-O files, all {arch}; Bom = Payload; transpile cache: {} entries ({} KiB), each used by jiti for the darwin tree",
+        payload.len(),
+        machos.len(),
+        checked.entries,
+        checked.bytes >> 10
+    );
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

@@ -1,16 +1,20 @@
-//! The transpile cache shipped in the Linux packages, so that even the gateway's
-//! first start after installation skips transpiling its TypeScript extensions.
+//! The transpile cache shipped in every package, so that even the gateway's first
+//! start after installation skips transpiling its TypeScript extensions.
 //!
 //! The gateway loads its extensions (and, through them, ~1,300 modules) with
 //! jiti, which keeps each transpiled module in `$TMPDIR/jiti` under a name derived
 //! from the source's absolute path and checks it against the source's hash on
 //! every load. `warm.sh` runs the real gateway once, offline, with the app
 //! mounted at its installed path in a private mount namespace, and keeps what
-//! jiti wrote. The transpiled JavaScript does not depend on the processor, so the
-//! cache built with the build machine's own Linux payload serves both Linux
-//! targets; an entry whose source differs is a plain cache miss for jiti.
+//! jiti wrote. The transpiled JavaScript depends on neither the processor nor the
+//! system, so the cache built with the build machine's own Linux payload serves
+//! both Linux targets (at `/usr/lib/clawdbot/app`) and, built a second time with
+//! the app at `/Library/Clawdbot/app`, both macOS targets; an entry whose source
+//! differs would be a plain cache miss for jiti, and the macOS package checks
+//! that there is none (`pkg::macos::check_transpile_cache`).
 //!
-//! Cached under `target/payload/<host>/jiti` with a stamp of its inputs.
+//! Cached under `target/payload/<host>/jiti` (Linux) and `jiti-macos`, each with a
+//! stamp of its inputs.
 
 use std::fs;
 use std::path::PathBuf;
@@ -37,10 +41,12 @@ pub fn host_target() -> Result<Target> {
     }
 }
 
-pub fn transpile_cache(sh: &Shell, manifest: &Manifest) -> Result<PathBuf> {
+/// The transpile cache for the packages of `target`: built for the app's
+/// installed path on that target's system.
+pub fn transpile_cache(sh: &Shell, manifest: &Manifest, target: Target) -> Result<PathBuf> {
     let host = host_target()?;
     let (app, node) = crate::fetch::app_and_node(sh, manifest, host)?;
-    let installed = pkg::linux::Paths::new(manifest).app;
+    let (installed, name) = if target.is_linux() { (pkg::linux::Paths::new(manifest).app, "jiti") } else { (pkg::macos::app_dir(manifest)?, "jiti-macos") };
     let port = manifest.service.port.to_string();
 
     let mut h = sha2::Sha256::new();
@@ -53,13 +59,13 @@ pub fn transpile_cache(sh: &Shell, manifest: &Manifest) -> Result<PathBuf> {
         h.update([0]);
     }
     let stamp = format!("{:x}", h.finalize());
-    let dir = crate::root().join("target/payload").join(host.name()).join("jiti");
+    let dir = crate::root().join("target/payload").join(host.name()).join(name);
     if crate::fetch::cached(&dir, &stamp) {
         eprintln!("    transpile cache cached in {}", dir.display());
         return Ok(dir);
     }
     crate::test::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
-    crate::step(&format!("{host}: first start of the gateway at {installed}, offline, to build its transpile cache"), || {
+    crate::step(&format!("{host}: first start of the gateway at {installed}, offline, to build the transpile cache for {target}"), || {
         let tmp = dir.with_extension("partial");
         crate::fetch::remove(&tmp)?;
         fs::create_dir_all(&tmp)?;

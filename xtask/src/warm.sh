@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs the gateway once, offline, with its app mounted where the package installs
-# it, and keeps the transpile cache that jiti writes on that first start. jiti
-# names each cache entry after the absolute path of its source, so the cache is
-# only valid for the installed path; a private mount namespace puts the app
-# there without touching the host.
+# it (a Linux package's /usr/lib/clawdbot/app, or the macOS package's
+# /Library/Clawdbot/app), and keeps the transpile cache that jiti writes on that
+# first start. jiti names each cache entry after the absolute path of its
+# source, so the cache is only valid for the installed path; a private mount
+# namespace puts the app there without touching the host.
 #
 # Run by `cargo xtask dist` inside `unshare --user --map-root-user --mount --net`:
 # there is no network but loopback, and nothing outside the namespace changes.
@@ -18,17 +19,31 @@ work=$(mktemp -d)
 mount -t tmpfs tmpfs "$work"
 mkdir "$work/upper" "$work/work" "$work/state" "$work/tmp"
 
-# The installed path does not exist on the build machine: lay a throw-away
-# overlay on its nearest existing ancestor, make it there, and bind the app in.
+# A root of its own, in which the app sits at its installed path while the host
+# is never written: the host's top-level entries bound (or linked) into a tmpfs,
+# the installed path made in that tmpfs when its first component is not on the
+# host (/Library), else on a throw-away overlay of its nearest existing
+# ancestor (/usr/lib), and the app bound there. The gateway runs chrooted in it.
+new="$work/root"
+mkdir "$new"
+for top in /*; do
+    name=${top#/}
+    if [ -L "$top" ]; then
+        ln -s "$(readlink "$top")" "$new/$name"
+    elif [ -d "$top" ]; then
+        mkdir "$new/$name"
+        mount --rbind "$top" "$new/$name"
+    fi
+done
 base=$installed
-while [ ! -d "$base" ]; do
+while [ ! -d "$new$base" ]; do
     base=$(dirname "$base")
 done
-if [ "$base" != "$installed" ]; then
-    mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/work" "$base"
-    mkdir -p "$installed"
+if [ "$base" != "$installed" ] && [ "$base" != / ]; then
+    mount -t overlay overlay -o "lowerdir=$new$base,upperdir=$work/upper,workdir=$work/work" "$new$base"
 fi
-mount --bind "$app" "$installed"
+mkdir -p "$new$installed"
+mount --bind "$app" "$new$installed"
 ip link set lo up
 
 # The same first configuration as the package's setup writes.
@@ -45,8 +60,9 @@ cat > "$work/state/clawdbot.json" <<JSON
 }
 JSON
 
-cd "$work/state"
-env -i PATH="$(dirname "$node"):/usr/bin:/bin" HOME="$work/state" \
+# shellcheck disable=SC2016 # expanded by the chrooted shell
+chroot "$new" /bin/sh -c 'cd "$0" && exec "$@"' "$work/state" \
+    env -i PATH="$(dirname "$node"):/usr/bin:/bin" HOME="$work/state" \
     CLAWDBOT_STATE_DIR="$work/state" CLAWDBOT_CONFIG_PATH="$work/state/clawdbot.json" \
     CLAWDBOT_GATEWAY_PORT="$port" CLAWDBOT_NO_RESPAWN=1 SHELL=/bin/sh TMPDIR="$work/tmp" \
     NODE_OPTIONS=--disable-warning=ExperimentalWarning \

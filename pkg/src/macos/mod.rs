@@ -84,6 +84,11 @@ pub struct Paths {
     pub migrate: String,
     /// Root's record of the per-user gateways moved into the daemon.
     pub migrations: String,
+    /// Copies the shipped transpile cache into the account's cache (run by
+    /// postinstall as the account).
+    pub seed: String,
+    /// The transpile cache built for [`Paths::app`], shipped read-only.
+    pub seed_dir: String,
     pub plist: String,
     /// The daemon's temporary files and V8's code cache (`TMPDIR`,
     /// `NODE_COMPILE_CACHE`): `<state_dir>/cache`, made by postinstall as the account.
@@ -113,6 +118,8 @@ impl Paths {
             grants: format!("/var/db/.{name}-grants"),
             migrate: format!("{prefix}/libexec/{name}-migrate"),
             migrations: format!("/var/db/.{name}-migrations"),
+            seed: format!("{prefix}/libexec/{name}-seed-cache"),
+            seed_dir: format!("{prefix}/cache/jiti"),
             plist: format!("/Library/LaunchDaemons/{}.plist", m.service.launchd_label),
             cache_dir: format!("{}/cache", mac.state_dir),
             log_dir: format!("/Library/Logs/{}", prefix.rsplit('/').next().unwrap_or(name)),
@@ -151,6 +158,9 @@ pub fn vars(m: &Manifest) -> Result<Vars, Error> {
         ("MIGRATE", p.migrate.clone()),
         ("MIGRATIONS", p.migrations.clone()),
         ("APP", p.app.clone()),
+        ("SEED", p.seed.clone()),
+        ("SEED_DIR", p.seed_dir.clone()),
+        ("SEED_STAMP", crate::linux::SEED_STAMP.to_owned()),
         ("PLIST", p.plist.clone()),
         ("CACHE_DIR", p.cache_dir.clone()),
         ("LOG_DIR", p.log_dir.clone()),
@@ -196,6 +206,10 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
     s.add_bytes(&p.first_config, render("launchd/first-config.sh")?, 0o755)?;
     s.add_bytes(&p.grant, render("launchd/grant.sh")?, 0o755)?;
     s.add_bytes(&p.migrate, render("launchd/migrate.sh")?, 0o755)?;
+    s.add_bytes(&p.seed, render("admin/seed-cache.sh")?, 0o755)?;
+    if let Some(jiti) = &payload.jiti {
+        crate::jiti::add_seed(&mut s, jiti, &p.app, &p.seed_dir, crate::linux::SEED_STAMP)?;
+    }
     s.add_bytes(&p.plist, render("launchd/gateway.plist")?, 0o644)?;
     Ok(s)
 }
