@@ -73,6 +73,7 @@ cli() {
         PATH='@PREFIX@/node/bin':/usr/bin:/bin:/usr/sbin:/sbin \
         TMPDIR='@CACHE_DIR@' \
         NODE_COMPILE_CACHE='@CACHE_DIR@/node' \
+        JITI_TRY_NATIVE=true \
         NODE_OPTIONS=--disable-warning=ExperimentalWarning \
         TERM="${TERM:-dumb}" \
         LANG="${LANG:-en_US.UTF-8}" \

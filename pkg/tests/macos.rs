@@ -271,6 +271,7 @@ fn fixture_pkg_reads_back_with_independent_readers() {
         "<key>Umask</key>\n    <integer>63</integer>",
         "<key>TMPDIR</key>\n        <string>/var/db/clawdbot/cache</string>",
         "<key>NODE_COMPILE_CACHE</key>\n        <string>/var/db/clawdbot/cache/node</string>",
+        "<key>JITI_TRY_NATIVE</key>\n        <string>true</string>",
         // launchd's output files: in root's directory, not in the account's state.
         "<key>StandardOutPath</key>\n    <string>/Library/Logs/Clawdbot/gateway.out.log</string>",
         "<key>StandardErrorPath</key>\n    <string>/Library/Logs/Clawdbot/gateway.err.log</string>",
@@ -1453,6 +1454,7 @@ fn admin_runs_the_cli_as_the_account_in_a_session_of_its_own() {
         ("PATH", format!("{}/node/bin:/usr/bin:/bin:/usr/sbin:/sbin", a.vars["PREFIX"])),
         ("TMPDIR", format!("{state}/cache")),
         ("NODE_COMPILE_CACHE", format!("{state}/cache/node")),
+        ("JITI_TRY_NATIVE", "true".to_owned()),
         ("NODE_OPTIONS", "--disable-warning=ExperimentalWarning".to_owned()),
         ("TERM", "xterm-test".to_owned()),
         ("LANG", "de_DE.UTF-8".to_owned()),

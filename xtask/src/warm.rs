@@ -1,8 +1,10 @@
 //! The transpile cache shipped in every package, so that even the gateway's first
 //! start after installation skips transpiling its TypeScript extensions.
 //!
-//! The gateway loads its extensions (and, through them, ~1,300 modules) with
-//! jiti, which keeps each transpiled module in `$TMPDIR/jiti` under a name derived
+//! The gateway loads its extensions with jiti, which (with `JITI_TRY_NATIVE=true`,
+//! as every package runs it) transpiles their TypeScript and leaves their
+//! JavaScript imports to Node's loader; it keeps each transpiled module in
+//! `$TMPDIR/jiti` under a name derived
 //! from the source's absolute path and checks it against the source's hash on
 //! every load. `warm.sh` runs the real gateway once, offline, with the app
 //! mounted at its installed path in a private mount namespace, and keeps what

@@ -65,7 +65,7 @@ chroot "$new" /bin/sh -c 'cd "$0" && exec "$@"' "$work/state" \
     env -i PATH="$(dirname "$node"):/usr/bin:/bin" HOME="$work/state" \
     CLAWDBOT_STATE_DIR="$work/state" CLAWDBOT_CONFIG_PATH="$work/state/clawdbot.json" \
     CLAWDBOT_GATEWAY_PORT="$port" CLAWDBOT_NO_RESPAWN=1 SHELL=/bin/sh TMPDIR="$work/tmp" \
-    NODE_OPTIONS=--disable-warning=ExperimentalWarning \
+    NODE_OPTIONS=--disable-warning=ExperimentalWarning JITI_TRY_NATIVE=true \
     "$node" "$installed/$entry" gateway >"$work/gateway.out" 2>&1 &
 pid=$!
 
