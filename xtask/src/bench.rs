@@ -7,7 +7,9 @@
 //! report gives median, spread, the ratio ours/reference, the sizes, installed sizes
 //! and file counts as each package's own reader reports them. Then the headline:
 //! every artifact at once (`cargo xtask dist`) against `dpkg-deb -Zxz` at its
-//! default level on the unpruned linux-x64 tree.
+//! default level on the unpruned linux-x64 tree. Last, the gateway's start-up in
+//! the packages' environment against upstream's own per-user start, on the same
+//! machine, taking turns (`startup.sh`).
 //!
 //! A benchmark, not a test: nothing here asserts a time.
 
@@ -33,7 +35,13 @@ pub struct Args {
     /// Skip the headline (all artifacts at once against dpkg-deb on the unpruned tree).
     #[arg(long)]
     pub no_headline: bool,
+    /// Only the start-up row (the gateway's start in the packages' environment
+    /// against upstream's own).
+    #[arg(long)]
+    pub startup_only: bool,
 }
+
+const STARTUP_SCRIPT: &str = include_str!("startup.sh");
 
 /// What every measurement uses.
 #[derive(Clone, Copy)]
@@ -88,6 +96,12 @@ pub fn run(args: &Args) -> Result<()> {
 
     let mut rows = Vec::new();
     let mut notes = vec![format!("machine: {} cores; {}", opts.threads, cmd!(sh, "uname -srm").quiet().read().unwrap_or_default().trim().to_owned())];
+    if args.startup_only {
+        rows.push(startup_row(&sh, &manifest, &bench, args.runs.max(5), &mut notes)?);
+        save(&bench, &rows, &notes)?;
+        print!("{}", render(&rows, &notes));
+        return Ok(());
+    }
     for &target in &targets {
         let t = Instant::now();
         let payload = crate::fetch::payload(&sh, &manifest, target, true)?;
@@ -115,6 +129,8 @@ pub fn run(args: &Args) -> Result<()> {
         save(&bench, &rows, &notes)?;
     }
     rows.push(repo_row(&sh, &bench, args.runs, &mut notes)?);
+    save(&bench, &rows, &notes)?;
+    rows.push(startup_row(&sh, &manifest, &bench, args.runs.max(5), &mut notes)?);
     save(&bench, &rows, &notes)?;
     print!("{}", render(&rows, &notes));
     eprintln!("wrote {} and report.json", bench.join("report.md").display());
@@ -304,6 +320,53 @@ fn repo_row(sh: &Shell, bench: &Path, runs: usize, notes: &mut Vec<String>) -> R
         row.reference_facts.files = summary.packages.len();
     }
     notes.push(format!("repository: {} packages from {}", row.ours_facts.files, from.display()));
+    Ok(row)
+}
+
+/// The gateway's start, launch to HTTP 200, in the packages' environment
+/// (`JITI_TRY_NATIVE=true`, the shipped transpile cache) against upstream's own
+/// per-user start with its own warm caches: `runs` starts each, taking turns, on
+/// the build machine's Linux payload at the installed path.
+fn startup_row(sh: &Shell, m: &Manifest, bench: &Path, runs: usize, notes: &mut Vec<String>) -> Result<Row> {
+    let host = crate::warm::host_target()?;
+    let payload = crate::fetch::payload(sh, m, host, true)?;
+    let seed = payload.jiti.clone().context("no transpile cache")?;
+    crate::test::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
+    let script = bench.join("startup.sh");
+    fs::write(&script, STARTUP_SCRIPT)?;
+    let node = payload.node.join("bin/node");
+    let app = &payload.app;
+    let installed = linux::Paths::new(m).app;
+    let entry = &m.payload.entry;
+    let port = m.service.port.to_string();
+    let starts = runs.to_string();
+    eprintln!("==> {host}: {runs} starts of the gateway each way, taking turns (about {} s)", runs * 2 * 8);
+    let out = cmd!(sh, "unshare --user --map-root-user --mount --net --fork sh {script} {node} {app} {installed} {entry} {port} {seed} {starts}")
+        .read()
+        .context("timing the gateway's start failed; it needs user, mount and network namespaces")?;
+    let mut row = Row::new("gateway start to HTTP 200 (packages' environment)".into(), "upstream's per-user start".into());
+    for line in out.lines() {
+        match line.split_once(' ') {
+            Some(("package", s)) => row.ours.push(s.parse()?),
+            Some(("upstream", s)) => row.reference.push(s.parse()?),
+            _ => bail!("startup.sh said {line:?}"),
+        }
+    }
+    if row.ours.len() != runs || row.reference.len() != runs {
+        bail!("startup.sh timed {} and {} starts, not {runs} each", row.ours.len(), row.reference.len());
+    }
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    // The transpile cache is flat: jiti's entries and the seed's stamp.
+    let kib = |d: &Path| -> Result<u64> { Ok(fs::read_dir(d)?.map(|e| e.and_then(|e| e.metadata()).map_or(0, |md| md.len())).sum::<u64>() >> 10) };
+    notes.push(format!(
+        "start-up, {runs} starts each, outside the unit's sandbox: packages' environment median {:.2} s, max {:.2} s; upstream's median {:.2} s, max {:.2} s; \
+         the shipped transpile cache costs {} KiB installed",
+        median(&row.ours),
+        max(&row.ours),
+        median(&row.reference),
+        max(&row.reference),
+        kib(&seed)?
+    ));
     Ok(row)
 }
 

@@ -143,6 +143,7 @@ fn shellcheck(sh: &Shell) -> Result<()> {
     // Not shipped, but run by `dist` in a namespace of its own, by CI, and by
     // the end-to-end scenarios inside their containers.
     files.push(root.join("xtask/src/warm.sh"));
+    files.push(root.join("xtask/src/startup.sh"));
     files.push(root.join(".ci/run"));
     files.push(root.join("tests/lint-workflows.sh"));
     for e in std::fs::read_dir(root.join("tests/e2e"))? {
