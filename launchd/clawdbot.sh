@@ -64,17 +64,7 @@ cli() {
     how=$1
     shift
     set -- /usr/bin/env -i \
-        HOME="$state" \
-        CLAWDBOT_STATE_DIR="$state" \
-        CLAWDBOT_CONFIG_PATH="$state/clawdbot.json" \
-        CLAWDBOT_GATEWAY_PORT='@PORT@' \
-        CLAWDBOT_NO_RESPAWN=1 \
-        SHELL='@SHELL@' \
-        PATH='@PREFIX@/node/bin':/usr/bin:/bin:/usr/sbin:/sbin \
-        TMPDIR='@CACHE_DIR@' \
-        NODE_COMPILE_CACHE='@CACHE_DIR@/node' \
-        JITI_TRY_NATIVE=true \
-        NODE_OPTIONS=--disable-warning=ExperimentalWarning \
+        @GATEWAY_ENV_WORDS@
         TERM="${TERM:-dumb}" \
         LANG="${LANG:-en_US.UTF-8}" \
         '@NODE@' '@ENTRY@' "$@"

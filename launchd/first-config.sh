@@ -38,18 +38,7 @@ token=$(/usr/bin/od -An -N32 -tx1 /dev/urandom | /usr/bin/tr -d ' \n')
 write() {
     (
         set -C
-        printf '%s\n' \
-            '{' \
-            '  "gateway": {' \
-            '    "mode": "local",' \
-            '    "port": @PORT@,' \
-            '    "bind": "loopback",' \
-            "    \"auth\": { \"mode\": \"token\", \"token\": \"$token\" }" \
-            '  },' \
-            '  "agents": { "defaults": { "workspace": "@STATE_DIR@/workspace" } },' \
-            '  "logging": { "file": "@STATE_DIR@/logs/gateway.log" },' \
-            '  "update": { "checkOnStart": false }' \
-            '}' >"$config"
+        printf '%s\n' @FIRST_CONFIG_WORD@ >"$config"
     )
 }
 

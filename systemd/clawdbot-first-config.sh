@@ -39,16 +39,5 @@ fi
 
 token=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 set -C
-cat > "$config" <<JSON
-{
-  "gateway": {
-    "mode": "local",
-    "port": @PORT@,
-    "bind": "loopback",
-    "auth": { "mode": "token", "token": "$token" }
-  },
-  "agents": { "defaults": { "workspace": "$state/workspace" } },
-  "update": { "checkOnStart": false }
-}
-JSON
+printf '%s\n' @FIRST_CONFIG_WORD@ >"$config"
 echo "@NAME@: wrote $config with a new gateway token"

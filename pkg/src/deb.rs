@@ -74,7 +74,7 @@ fn ar_member(w: &mut File, name: &str, mtime: u64, size: u64, data: &mut impl io
 }
 
 fn control_tar(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, md5sums: &str, opts: &BuildOptions) -> Result<Vec<u8>, Error> {
-    let vars = linux::vars(m);
+    let vars = linux::vars(m)?;
     let mut files: Vec<(&str, Vec<u8>, u32)> =
         vec![("control", control(m, target, stage).into_bytes(), 0o644), ("md5sums", md5sums.as_bytes().to_vec(), 0o644)];
     let conffiles: String = stage.config_files().iter().map(|p| format!("{p}\n")).collect();
@@ -142,7 +142,7 @@ fn add_docs(m: &Manifest, stage: &mut Stage, templates: &Templates, mtime: u64) 
         date = rfc2822(mtime),
     );
     stage.add_bytes(&format!("{doc}/changelog.Debian.gz"), gzip(changelog.as_bytes()), 0o644)?;
-    let overrides = templates.render("debian/lintian-overrides", &linux::vars(m))?;
+    let overrides = templates.render("debian/lintian-overrides", &linux::vars(m)?)?;
     stage.add_bytes(&format!("/usr/share/lintian/overrides/{}", m.package.name), overrides, 0o644)
 }
 

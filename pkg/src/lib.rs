@@ -4,6 +4,7 @@
 //! - [`target`]: targets and formats;
 //! - [`stage`]: the staged tree (what goes where, with which mode), metadata only;
 //! - [`template`]: `@NAME@` substitution for the plain service and script files;
+//! - [`gateway`]: the gateway's runtime contract (environment, first configuration), rendered into each format's files;
 //! - [`linux`]: what a Linux package installs, shared by the deb and rpm writers;
 //! - [`licences`]: the bundled npm packages' licences, for the copyright data;
 //! - [`deb`], [`rpm`], [`macos`]: the writers;
@@ -14,6 +15,7 @@
 //! knowledge of where the payload came from.
 
 pub mod deb;
+pub mod gateway;
 pub mod jiti;
 pub mod licences;
 pub mod linux;

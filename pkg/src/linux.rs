@@ -21,6 +21,7 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/clawdbot-setup.sh",
     "systemd/clawdbot-first-config.sh",
     "systemd/account-check.sh",
+    "systemd/account-create.sh",
     "systemd/grants-lib.sh",
     "systemd/clawdbot-grant.sh",
     "systemd/sandboxed.sh",
@@ -131,7 +132,7 @@ impl Paths {
 }
 
 /// The values of the `@NAME@` placeholders.
-pub fn vars(m: &Manifest) -> Vars {
+pub fn vars(m: &Manifest) -> Result<Vars, Error> {
     let p = Paths::new(m);
     let l = &m.linux;
     let file_name = |path: &str| path.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
@@ -172,12 +173,27 @@ pub fn vars(m: &Manifest) -> Vars {
         ("SYSUSERS_NAME", file_name(&p.sysusers)),
         ("TMPFILES_NAME", file_name(&p.tmpfiles)),
     ]);
-    vars
+    let runtime = runtime(m);
+    vars.insert("GATEWAY_ENVIRONMENT", crate::gateway::unit_lines(&runtime.environment())?);
+    vars.insert("FIRST_CONFIG_WORD", runtime.first_config_word(false)?);
+    Ok(vars)
+}
+
+/// The gateway's runtime contract on Linux.
+pub fn runtime(m: &Manifest) -> crate::gateway::Runtime {
+    let node_bin = Paths::new(m).node.trim_end_matches("/node").to_owned();
+    crate::gateway::Runtime {
+        state_dir: m.linux.state_dir.clone(),
+        cache_dir: m.linux.cache_dir.clone(),
+        port: m.service.port,
+        shell: m.service.shell.clone(),
+        path: format!("{node_bin}:/usr/local/bin:/usr/bin:/bin"),
+    }
 }
 
 /// Stages everything a Linux package installs.
 pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templates) -> Result<Stage, Error> {
-    let vars = vars(m);
+    let vars = vars(m)?;
     let p = Paths::new(m);
     let render = |name: &str| templates.render(name, &vars);
     let mut s = Stage::new();

@@ -46,7 +46,7 @@ pub const BUILD_HOST: &str = "reproducible";
 
 /// The rpmlint filters of the package (`rpmlint -r FILE`), with their reasons.
 pub fn rpmlintrc(m: &Manifest, templates: &Templates) -> Result<String, Error> {
-    templates.render("rpm/rpmlintrc", &linux::vars(m))
+    templates.render("rpm/rpmlintrc", &linux::vars(m)?)
 }
 
 /// The scriptlets, in the order rpm runs them on installation.
@@ -176,7 +176,7 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
     }
 
     // Scriptlets and what they run with.
-    let vars = linux::vars(m);
+    let vars = linux::vars(m)?;
     let script = |name: &str| -> Result<Scriptlet, Error> { Ok(Scriptlet::new(templates.render(name, &vars)?).prog(vec!["/bin/sh"])) };
     b.pre_install_script(script("rpm/pre")?)
         .post_install_script(script("rpm/post")?)

@@ -1244,6 +1244,12 @@ impl Admin {
             let v = format!("{}{}", vol.display(), vars[key]);
             vars.insert(key, v);
         }
+        // The gateway's contract at the same places.
+        let mut runtime = macos::runtime(&manifest()).unwrap();
+        for path in [&mut runtime.state_dir, &mut runtime.cache_dir, &mut runtime.path] {
+            *path = format!("{}{path}", vol.display());
+        }
+        vars.extend(macos::runtime_vars(&runtime).unwrap());
         install_libexec(&templates, &vars, Path::new("/"));
         let mut text = templates.render("launchd/clawdbot.sh", &vars).unwrap();
         for (path, fake) in ABSOLUTE_FAKES {

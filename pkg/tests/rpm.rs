@@ -350,7 +350,7 @@ fn run_scriptlet(f: &Fixture, name: &str, arg: &str, account: Option<Account>) -
         fs::write(dir.path().join(cmd), text).unwrap();
         fs::set_permissions(dir.path().join(cmd), fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let script = f.templates.render(name, &linux::vars(&f.manifest)).unwrap();
+    let script = f.templates.render(name, &linux::vars(&f.manifest).unwrap()).unwrap();
     let path = format!("{}:/usr/bin:/bin", dir.path().display());
     let out = Command::new("/bin/sh").arg("-c").arg(&script).arg(name).arg(arg).env("PATH", path).output().unwrap();
     (fs::read_to_string(&log).unwrap_or_default(), out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())

@@ -47,7 +47,7 @@ rm -f "$EVIL/hold"
 runuser -u "$SVC_USER" -- rm -rf "$EVIL"
 
 # Exit status and output pass through.
-check "clawdbot config get gateway.port prints the port" expect 18789 clawdbot config get gateway.port
+check "clawdbot config get gateway.port prints the port" expect "$PORT" clawdbot config get gateway.port
 clawdbot no-such-command > /dev/null 2>&1
 admin_rc=$?
 old_admin_command no-such-command > /dev/null 2>&1

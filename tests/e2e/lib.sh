@@ -8,15 +8,13 @@
 E2E=/e2e
 OUT=$E2E/out
 
-# What the package installs (clawdbot.toml).
-PKG=clawdbot
-UNIT=clawdbot-gateway.service
-SVC_USER=clawdbot
-STATE_DIR=/var/lib/clawdbot
-CACHE_DIR=/var/cache/clawdbot
-CONFIG_DIR=/etc/clawdbot
+# What the package installs: PKG, UNIT, SVC_USER, STATE_DIR, CACHE_DIR,
+# CONFIG_DIR, PORT, NODE, ENTRY, SEED, written from clawdbot.toml by
+# `cargo xtask e2e`.
+# shellcheck source=/dev/null
+. "$E2E/tests/contract.sh"
 CONFIG=$STATE_DIR/clawdbot.json
-URL=http://127.0.0.1:18789/
+URL=http://127.0.0.1:$PORT/
 # Every check that waits gives up after this many seconds.
 START_LIMIT=60
 HTTP_LIMIT=240
@@ -227,7 +225,6 @@ start_to_http() {
 # the start: the same seed, and no module that jiti had to transpile again
 # (it rewrites an entry only on a miss, after the seed's stamp was copied).
 JITI=$CACHE_DIR/jiti
-SEED=/usr/lib/clawdbot/cache/jiti
 seeded_cache() {
     cmp "$SEED/seed-id" "$JITI/seed-id" || return 1
     _shipped=$(find "$SEED" -type f | wc -l)
@@ -306,7 +303,7 @@ probe() {
         set -- -p "User=$SVC_USER" -p "Group=$SVC_USER"
     fi
     timeout 60 systemd-run --quiet --wait --pipe --collect "$@" -- /bin/sh "$E2E/tests/probe.sh" \
-        > "$OUT/probe-$_how.txt"
+        "$STATE_DIR" "$CACHE_DIR" "$NODE" > "$OUT/probe-$_how.txt"
     _rc=$?
     cat "$OUT/probe-$_how.txt"
     [ "$_rc" -eq 0 ] && grep -qx "user $SVC_USER" "$OUT/probe-$_how.txt"
@@ -394,10 +391,6 @@ rpm_count() {
 accounts_named() {
     echo "$(grep -c "^$SVC_USER:" /etc/passwd) $(grep -c "^$SVC_USER:" /etc/group)"
 }
-
-# The gateway's runtime and CLI entry point, as installed.
-NODE=/usr/lib/clawdbot/node/bin/node
-ENTRY=/usr/lib/clawdbot/app/node_modules/clawdbot/dist/entry.js
 
 # old_admin_command ARGS...: the CLI run the way the admin command used to run
 # it, as the control of the admin scenario: dropped to the service user with

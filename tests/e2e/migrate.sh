@@ -13,7 +13,8 @@ ALICE=/home/alice
 # the package's files, unpacked where the package does not look.
 UPSTREAM=/opt/alice-gateway
 ALICE_TOKEN=alice-own-token-5b0f3c1e9d7a4e2f8c6b1a0d3e5f7a9c
-USER_UNIT=clawdbot-gateway.service
+# Upstream's per-user unit has the system unit's name.
+USER_UNIT=$UNIT
 
 add_person alice
 add_person bob
@@ -29,7 +30,7 @@ cat > ~/.clawdbot/clawdbot.json <<'EOF'
   // alice's own settings (JSON5, as upstream reads them)
   gateway: {
     mode: 'local',
-    port: 18789,
+    port: $PORT,
     bind: 'loopback',
     auth: { mode: 'token', token: '$ALICE_TOKEN' },
   },
@@ -47,11 +48,11 @@ cat > ~/.config/systemd/user/$USER_UNIT <<EOF
 Description=Clawdbot Gateway (alice's own)
 
 [Service]
-ExecStart=$UPSTREAM$NODE $UPSTREAM$ENTRY gateway --port 18789
+ExecStart=$UPSTREAM$NODE $UPSTREAM$ENTRY gateway --port $PORT
 Restart=always
 RestartSec=2
 Environment=HOME=$ALICE
-Environment=CLAWDBOT_GATEWAY_PORT=18789
+Environment=CLAWDBOT_GATEWAY_PORT=$PORT
 
 [Install]
 WantedBy=default.target
@@ -69,7 +70,7 @@ health_as_bob() {
     # A new client each time: a paired one would send its device token instead.
     _client=$(runuser -u bob -- mktemp -d)
     runuser -u bob -- env -i HOME=/tmp PATH=/usr/bin:/bin CLAWDBOT_STATE_DIR="$_client" CLAWDBOT_GATEWAY_TOKEN="$1" \
-        "$UPSTREAM$NODE" "$UPSTREAM$ENTRY" gateway health --json --url ws://127.0.0.1:18789 > "$OUT/health.json" 2>&1
+        "$UPSTREAM$NODE" "$UPSTREAM$ENTRY" gateway health --json --url "ws://127.0.0.1:$PORT" > "$OUT/health.json" 2>&1
     _rc=$?
     cat "$OUT/health.json"
     [ "$_rc" -eq 0 ] && grep -Eq '"ok": *true' "$OUT/health.json"

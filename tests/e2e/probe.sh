@@ -2,6 +2,8 @@
 # What a process of the gateway's user can reach: one "<probe> <what> yes|no"
 # line per probe (and a few "<name> <value>" facts). isolation.sh runs it with
 # the service's sandbox and without.
+# usage: probe.sh STATE_DIR CACHE_DIR NODE
+state_dir=$1 cache_dir=$2 node=$3
 can_read() {
     if cat "$1" > /dev/null 2>&1; then echo "read $1 yes"; else echo "read $1 no"; fi
 }
@@ -29,7 +31,7 @@ for f in /home/alice/.ssh/id_rsa /root/secret.txt /tmp/e2e-host-marker /var/tmp/
     can_read "$f"
 done
 for d in /etc/e2e-drop /usr/local/e2e-drop /srv/e2e-drop /opt/e2e-drop /var/e2e-drop \
-    /var/lib/clawdbot /var/cache/clawdbot /tmp; do
+    "$state_dir" "$cache_dir" /tmp; do
     can_write "$d"
 done
 echo "nnp $(awk '$1 == "NoNewPrivs:" { print $2 }' /proc/self/status)"
@@ -48,5 +50,5 @@ can_fetch docker-engine http://engine/version --unix-socket /run/docker.sock
 if [ "$(ipcs -m | grep -c '^0x')" -gt 0 ]; then echo "sysv-shm yes"; else echo "sysv-shm no"; fi
 # What /proc shows, and what Node.js makes of it.
 if [ -r /proc/cpuinfo ]; then echo "proc-cpuinfo yes"; else echo "proc-cpuinfo no"; fi
-echo "node-os $(/usr/lib/clawdbot/node/bin/node -e 'const os = require("os"); console.log(os.cpus().length, os.availableParallelism(), os.totalmem() > 0)')"
+echo "node-os $("$node" -e 'const os = require("os"); console.log(os.cpus().length, os.availableParallelism(), os.totalmem() > 0)')"
 echo "open-files $(awk '/^Max open files/ { print $4 }' /proc/self/limits)"

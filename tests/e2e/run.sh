@@ -36,7 +36,9 @@ echo "$rc" > "$out/rc-$phase"
 
 if [ "$phase" = boot ]; then
     systemctl --no-pager list-units --failed > "$out/failed-units.txt" 2>&1
-    journalctl -b --no-pager -o short-monotonic -u clawdbot-gateway.service > "$out/journal-gateway.txt" 2>&1
+    # shellcheck source=/dev/null disable=SC2153 # UNIT comes from contract.sh
+    unit=$(. /e2e/tests/contract.sh && echo "$UNIT")
+    journalctl -b --no-pager -o short-monotonic -u "$unit" > "$out/journal-gateway.txt" 2>&1
     journalctl -b --no-pager -o short-monotonic > "$out/journal.txt" 2>&1
     systemctl --no-block exit "$rc"
 fi

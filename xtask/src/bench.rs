@@ -332,16 +332,19 @@ fn startup_row(sh: &Shell, m: &Manifest, bench: &Path, runs: usize, notes: &mut 
     let payload = crate::fetch::payload(sh, m, host, true)?;
     let seed = payload.jiti.clone().context("no transpile cache")?;
     crate::test::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
-    let script = bench.join("startup.sh");
-    fs::write(&script, STARTUP_SCRIPT)?;
     let node = payload.node.join("bin/node");
+    let script = crate::warm::write_scripts(bench, "startup.sh", STARTUP_SCRIPT)?;
+    // The packages' contract; upstream's per-user service has no JITI_TRY_NATIVE.
+    for (kind, leave_out) in [("package", &[][..]), ("upstream", &["JITI_TRY_NATIVE"][..])] {
+        crate::warm::write_contract(bench, kind, &crate::warm::offline_runtime(m, &node, kind), leave_out, false, &format!("bench-{kind}"))?;
+    }
     let app = &payload.app;
     let installed = linux::Paths::new(m).app;
     let entry = &m.payload.entry;
     let port = m.service.port.to_string();
     let starts = runs.to_string();
     eprintln!("==> {host}: {runs} starts of the gateway each way, taking turns (about {} s)", runs * 2 * 8);
-    let out = cmd!(sh, "unshare --user --map-root-user --mount --net --fork sh {script} {node} {app} {installed} {entry} {port} {seed} {starts}")
+    let out = cmd!(sh, "unshare --user --map-root-user --mount --net --fork sh {script} {node} {app} {installed} {entry} {port} {seed} {starts} {bench}")
         .read()
         .context("timing the gateway's start failed; it needs user, mount and network namespaces")?;
     let mut row = Row::new("gateway start to HTTP 200 (packages' environment)".into(), "upstream's per-user start".into());

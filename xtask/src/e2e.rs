@@ -137,9 +137,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { repo: true, release: &TRIXIE, ..deb("repo-trixie", "Debian 13 (sqv): apt install and upgrade from the signed repository; tampering refused") },
 ];
 
-/// The scenario unit, and the unit the package installs.
+/// The unit that runs the scenario in the booted container.
 const SCENARIO_UNIT: &str = "e2e-scenario.service";
-const PACKAGE_UNIT: &str = "clawdbot-gateway.service";
 
 pub fn run(args: &Args) -> Result<()> {
     let started = Instant::now();
@@ -380,7 +379,9 @@ fn inputs_hash(root: &Path, manifest_text: &str, format: Format) -> Result<Strin
     for dir in dirs {
         collect_files(&root.join(dir), &mut files)?;
     }
-    for f in ["Cargo.lock", "xtask/src/dist.rs", "xtask/src/fetch.rs", "xtask/src/warm.rs", "xtask/src/warm.sh", "xtask/src/repo.rs"] {
+    for f in
+        ["Cargo.lock", "xtask/src/dist.rs", "xtask/src/fetch.rs", "xtask/src/warm.rs", "xtask/src/warm.sh", "xtask/src/gateway-root.sh", "xtask/src/repo.rs"]
+    {
         files.push(root.join(f));
     }
     files.sort();
@@ -521,6 +522,8 @@ struct Outcome {
     dir: PathBuf,
     console: PathBuf,
     metrics: Vec<(String, String)>,
+    /// The package's unit, whose journal a failure shows.
+    unit: String,
 }
 
 impl Outcome {
@@ -538,15 +541,15 @@ impl Outcome {
         let text = Command::new("journalctl")
             .arg("-D")
             .arg(&journal)
-            .args(["--no-pager", "-o", "short-monotonic", "-u", PACKAGE_UNIT])
+            .args(["--no-pager", "-o", "short-monotonic", "-u", &self.unit])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
         let from_host = out.join("journal-gateway.host.txt");
         if !text.trim().is_empty() && fs::write(&from_host, text).is_ok() {
-            show(&format!("journal of {PACKAGE_UNIT}"), &from_host, 80);
+            show(&format!("journal of {}", self.unit), &from_host, 80);
         } else {
-            show(&format!("journal of {PACKAGE_UNIT}"), &out.join("journal-gateway.txt"), 80);
+            show(&format!("journal of {}", self.unit), &out.join("journal-gateway.txt"), 80);
         }
         show("failed units", &out.join("failed-units.txt"), 20);
         show("console", &self.console, 120);
@@ -588,6 +591,8 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packages, repos: 
             fs::copy(&p, dir.join("tests").join(p.file_name().unwrap()))?;
         }
     }
+    let manifest = pkg::Manifest::load(&crate::root().join("clawdbot.toml"))?;
+    fs::write(dir.join("tests/contract.sh"), contract_sh(&manifest))?;
     // /e2e/pkg/current and /e2e/pkg/next: the .deb and, for an rpm scenario, the .rpm.
     let mut files = vec![("current", &pkgs.deb), ("next", &pkgs.upgrade_deb)];
     if let (true, Some((rpm, upgrade_rpm))) = (s.rpm, &pkgs.rpm) {
@@ -610,7 +615,8 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packages, repos: 
     }
     fs::create_dir_all(dir.join("journal"))?;
     let console = dir.join("console.txt");
-    let mut outcome = Outcome { passed: false, reason: String::new(), dir: dir.clone(), console: console.clone(), metrics: Vec::new() };
+    let mut outcome =
+        Outcome { passed: false, reason: String::new(), dir: dir.clone(), console: console.clone(), metrics: Vec::new(), unit: manifest.service.unit.clone() };
 
     let rc = if s.chroot_first {
         // A writable copy of the tree, which the chroot phase installs into and
@@ -645,6 +651,30 @@ fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packages, repos: 
         (Some(c), Some(i)) => format!("container exit status {c}, scenario status {}, {oks} checks passed", i.trim()),
     };
     Ok(outcome)
+}
+
+/// `/e2e/tests/contract.sh`, sourced by lib.sh: what the package installs where,
+/// from the manifest, so that the checks follow a change of any of them.
+fn contract_sh(m: &pkg::Manifest) -> String {
+    let p = pkg::linux::Paths::new(m);
+    let l = &m.linux;
+    let vars = [
+        ("PKG", &m.package.name),
+        ("UNIT", &m.service.unit),
+        ("SVC_USER", &l.user),
+        ("STATE_DIR", &l.state_dir),
+        ("CACHE_DIR", &l.cache_dir),
+        ("CONFIG_DIR", &l.config_dir),
+        ("PORT", &m.service.port.to_string()),
+        ("NODE", &p.node),
+        ("ENTRY", &p.entry),
+        ("SEED", &p.seed_dir),
+    ];
+    let mut out = String::from("# What the package installs where (clawdbot.toml), written by cargo xtask e2e.\n");
+    for (name, value) in vars {
+        out.push_str(&format!("{name}='{value}'\n"));
+    }
+    out
 }
 
 /// A scratch copy of the tree, in memory where possible (/dev/shm): dpkg syncs
@@ -802,6 +832,7 @@ mod tests {
             "xtask/src/fetch.rs",
             "xtask/src/warm.rs",
             "xtask/src/warm.sh",
+            "xtask/src/gateway-root.sh",
             "xtask/src/repo.rs",
         ];
         for f in shared.iter().chain(&["rpm/post"]) {
@@ -825,6 +856,20 @@ mod tests {
         let e = format!("{:#}", inputs_hash(root, "m", Format::Deb).unwrap_err());
         assert!(e.contains("warm.sh"), "{e}");
         assert_eq!(SCENARIOS.iter().filter(|s| s.rpm).map(|s| s.name).collect::<Vec<_>>(), ["rpm"]);
+    }
+
+    #[test]
+    fn the_checks_read_the_manifest_s_paths() {
+        let text = include_str!("../../clawdbot.toml").replace("state_dir = \"/var/lib/clawdbot\"", "state_dir = \"/var/lib/other\"");
+        let m = pkg::Manifest::parse(&text, Path::new("clawdbot.toml")).unwrap();
+        let sh = contract_sh(&m);
+        assert!(sh.contains("\nSTATE_DIR='/var/lib/other'\n") && sh.contains("\nPORT='18789'\n"), "{sh}");
+        let out = Command::new("sh").arg("-c").arg(format!("{sh}\necho \"$PKG $UNIT $SVC_USER $CACHE_DIR $CONFIG_DIR $NODE $ENTRY $SEED\"")).output().unwrap();
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "clawdbot clawdbot-gateway.service clawdbot /var/cache/clawdbot /etc/clawdbot /usr/lib/clawdbot/node/bin/node \
+             /usr/lib/clawdbot/app/node_modules/clawdbot/dist/entry.js /usr/lib/clawdbot/cache/jiti\n"
+        );
     }
 
     #[test]

@@ -123,7 +123,7 @@ fn shellcheck(sh: &Shell) -> Result<()> {
     let root = crate::root();
     let manifest = pkg::Manifest::load(&root.join("clawdbot.toml"))?;
     let templates = pkg::template::Templates::load(&root)?;
-    let (linux_vars, macos_vars) = (pkg::linux::vars(&manifest), pkg::macos::vars(&manifest)?);
+    let (linux_vars, macos_vars) = (pkg::linux::vars(&manifest)?, pkg::macos::vars(&manifest)?);
     let dir = root.join("target/shellcheck");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -144,6 +144,7 @@ fn shellcheck(sh: &Shell) -> Result<()> {
     // the end-to-end scenarios inside their containers.
     files.push(root.join("xtask/src/warm.sh"));
     files.push(root.join("xtask/src/startup.sh"));
+    files.push(root.join("xtask/src/gateway-root.sh"));
     files.push(root.join(".ci/run"));
     files.push(root.join("tests/lint-workflows.sh"));
     for e in std::fs::read_dir(root.join("tests/e2e"))? {

@@ -19,7 +19,7 @@
 //! stamp of its inputs.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use pkg::{Manifest, Target};
@@ -27,6 +27,46 @@ use sha2::Digest as _;
 use xshell::{cmd, Shell};
 
 const SCRIPT: &str = include_str!("warm.sh");
+/// Sourced by warm.sh and startup.sh: the root in which the app sits at its
+/// installed path, and the wait for the gateway's answer.
+pub const ROOT_SCRIPT: &str = include_str!("gateway-root.sh");
+
+/// Writes `name` (a script sourcing gateway-root.sh) and gateway-root.sh into
+/// `dir`; returns the script's path.
+pub fn write_scripts(dir: &Path, name: &str, script: &str) -> Result<PathBuf> {
+    fs::write(dir.join("gateway-root.sh"), ROOT_SCRIPT).with_context(|| format!("writing {}", dir.join("gateway-root.sh").display()))?;
+    let path = dir.join(name);
+    fs::write(&path, script).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+/// The gateway's runtime contract for a start inside gateway-root.sh's root:
+/// state and caches below `/.gateway/<name>`, the build machine's node first on
+/// `PATH`.
+pub fn offline_runtime(m: &Manifest, node_bin: &Path, name: &str) -> pkg::gateway::Runtime {
+    let base = if name.is_empty() { "/.gateway".to_owned() } else { format!("/.gateway/{name}") };
+    pkg::gateway::Runtime {
+        state_dir: format!("{base}/state"),
+        cache_dir: format!("{base}/cache"),
+        port: m.service.port,
+        shell: m.service.shell.clone(),
+        path: format!("{}:/usr/bin:/bin", node_bin.parent().map_or(Path::new("/"), |p| p).display()),
+    }
+}
+
+/// `<dir>/<name>.env` (the environment, `NAME=value` lines, without the
+/// variables in `leave_out`) and `<dir>/<name>.json` (the first configuration
+/// with `token`), for run_gateway in gateway-root.sh.
+pub fn write_contract(dir: &Path, name: &str, runtime: &pkg::gateway::Runtime, leave_out: &[&str], log_file: bool, token: &str) -> Result<String> {
+    let env: Vec<_> = runtime.environment().into_iter().filter(|v| !leave_out.contains(&v.name)).collect();
+    let env = pkg::gateway::env_args(&env)?.join("\n") + "\n";
+    let config = runtime.first_config(log_file).replace("$token", token) + "\n";
+    for (ext, text) in [("env", &env), ("json", &config)] {
+        let path = dir.join(format!("{name}.{ext}"));
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(env + &config)
+}
 
 /// The name of the file in the cache that identifies its contents; the unit's
 /// seeding step copies the cache again whenever it differs.
@@ -50,13 +90,17 @@ pub fn transpile_cache(sh: &Shell, manifest: &Manifest, target: Target) -> Resul
     let (app, node) = crate::fetch::app_and_node(sh, manifest, host)?;
     let (installed, name) = if target.is_linux() { (pkg::linux::Paths::new(manifest).app, "jiti") } else { (pkg::macos::app_dir(manifest)?, "jiti-macos") };
     let port = manifest.service.port.to_string();
+    let node_bin = node.join("bin/node");
+    let runtime = offline_runtime(manifest, &node_bin, "");
+    let log_file = !target.is_linux();
 
     let mut h = sha2::Sha256::new();
     for input in [fs::read(app.with_extension("stamp"))?, fs::read(node.with_extension("stamp"))?] {
         h.update(&input);
         h.update([0]);
     }
-    for input in [SCRIPT, &installed, &manifest.payload.entry, &port] {
+    let contract = format!("{:?}\n{}", runtime.environment(), runtime.first_config(log_file));
+    for input in [SCRIPT, ROOT_SCRIPT, &contract, &installed, &manifest.payload.entry, &port] {
         h.update(input);
         h.update([0]);
     }
@@ -71,12 +115,18 @@ pub fn transpile_cache(sh: &Shell, manifest: &Manifest, target: Target) -> Resul
         let tmp = dir.with_extension("partial");
         crate::fetch::remove(&tmp)?;
         fs::create_dir_all(&tmp)?;
-        let script = tmp.with_extension("sh");
-        fs::write(&script, SCRIPT)?;
-        let node_bin = node.join("bin/node");
+        let scripts = tmp.with_extension("scripts");
+        crate::fetch::remove(&scripts)?;
+        fs::create_dir_all(&scripts)?;
+        let script = write_scripts(&scripts, "warm.sh", SCRIPT)?;
+        let token = format!("build-time-only-{:x}", sha2::Sha256::digest(fs::read("/proc/sys/kernel/random/uuid")?));
+        write_contract(&scripts, "gateway", &runtime, &[], log_file, &token)?;
+        let (env_file, config) = (scripts.join("gateway.env"), scripts.join("gateway.json"));
         let entry = &manifest.payload.entry;
-        let run = cmd!(sh, "unshare --user --map-root-user --mount --net --fork sh {script} {node_bin} {app} {installed} {entry} {port} {tmp}").run();
-        let _ = fs::remove_file(&script);
+        let run =
+            cmd!(sh, "unshare --user --map-root-user --mount --net --fork sh {script} {node_bin} {app} {installed} {entry} {port} {env_file} {config} {tmp}")
+                .run();
+        let _ = fs::remove_dir_all(&scripts);
         run.context(
             "building the transpile cache failed; it needs user, mount and network namespaces (`unshare --user --map-root-user --mount --net` must work). \
              `cargo xtask dist --no-transpile-cache` builds without it",

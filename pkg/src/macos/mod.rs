@@ -170,7 +170,32 @@ pub fn vars(m: &Manifest) -> Result<Vars, Error> {
         ("FIRST_ID", FIRST_ID.to_string()),
         ("LAST_ID", LAST_ID.to_string()),
     ]);
+    vars.extend(runtime_vars(&runtime(m)?)?);
     Ok(vars)
+}
+
+/// The placeholders that the gateway's runtime contract fills: the plist's
+/// environment, the admin command's `env -i` words, the first configuration.
+pub fn runtime_vars(runtime: &crate::gateway::Runtime) -> Result<Vars, Error> {
+    let env = runtime.environment();
+    Ok(Vars::from([
+        ("GATEWAY_ENVIRONMENT", crate::gateway::plist_entries(&env, 8)?),
+        ("GATEWAY_ENV_WORDS", crate::gateway::env_words(&env, 8)?),
+        ("FIRST_CONFIG_WORD", runtime.first_config_word(true)?),
+    ]))
+}
+
+/// The gateway's runtime contract on macOS.
+pub fn runtime(m: &Manifest) -> Result<crate::gateway::Runtime, Error> {
+    let mac = m.macos()?;
+    let p = Paths::new(m, mac);
+    Ok(crate::gateway::Runtime {
+        state_dir: mac.state_dir.clone(),
+        cache_dir: p.cache_dir,
+        port: m.service.port,
+        shell: mac.shell.clone(),
+        path: format!("{}/node/bin:/usr/bin:/bin:/usr/sbin:/sbin", mac.prefix),
+    })
 }
 
 /// The install scripts, rendered.
