@@ -221,7 +221,6 @@ mod tests {
 
 #[cfg(test)]
 mod contract_tests {
-    use crate::template::Templates;
     use std::path::Path;
 
     /// Every template of every format, rendered from a manifest whose state and
@@ -236,16 +235,18 @@ mod contract_tests {
             .replace("state_dir = \"/var/db/clawdbot\"", "state_dir = \"/var/db/elsewhere\"");
         assert_eq!(moved.matches("elsewhere").count(), 3, "the manifest's directories are not where this test expects them");
         let m = crate::Manifest::parse(&moved, Path::new("clawdbot.toml")).unwrap();
-        let templates = Templates::load(root).unwrap();
-        let (linux, macos) = (crate::linux::vars(&m).unwrap(), crate::macos::vars(&m).unwrap());
+        let templates = crate::format::load_templates(root).unwrap();
         let mut seen = 0;
-        for name in Templates::names() {
-            let vars = if crate::macos::TEMPLATES.contains(&name) { &macos } else { &linux };
-            let out = templates.render(name, vars).unwrap();
-            for old in ["/var/lib/clawdbot", "/var/cache/clawdbot", "/var/db/clawdbot"] {
-                assert!(!out.contains(old), "{name} still names {old}");
+        for format in crate::Format::ALL {
+            let writer = format.writer();
+            let vars = writer.vars(&m).unwrap();
+            for name in writer.templates().into_iter().chain(crate::template::COMMON.iter().copied()) {
+                let out = templates.render(name, &vars).unwrap();
+                for old in ["/var/lib/clawdbot", "/var/cache/clawdbot", "/var/db/clawdbot"] {
+                    assert!(!out.contains(old), "{format}: {name} still names {old}");
+                }
+                seen += usize::from(out.contains("elsewhere"));
             }
-            seen += usize::from(out.contains("elsewhere"));
         }
         assert!(seen >= 10, "only {seen} files name the new directories");
     }

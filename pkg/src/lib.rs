@@ -7,7 +7,9 @@
 //! - [`gateway`]: the gateway's runtime contract (environment, first configuration), rendered into each format's files;
 //! - [`linux`]: what a Linux package installs, shared by the deb and rpm writers;
 //! - [`licences`]: the bundled npm packages' licences, for the copyright data;
-//! - [`deb`], [`rpm`], [`macos`]: the writers;
+//! - [`format`]: the interface of a format ([`format::Writer`]) and the one map from [`Format`] to its module;
+//! - [`deb`], [`rpm`], [`macos`]: the formats;
+//! - [`payload`]: the downloaded payload, repository keys and transpile cache a package is built from;
 //! - [`repo`]: signed APT and yum repositories of built packages;
 //! - [`sbom`]: the CycloneDX bill of materials of each artifact.
 //!
@@ -15,12 +17,14 @@
 //! knowledge of where the payload came from.
 
 pub mod deb;
+pub mod format;
 pub mod gateway;
 pub mod jiti;
 pub mod licences;
 pub mod linux;
 pub mod macos;
 pub mod manifest;
+pub mod payload;
 pub mod repo;
 pub mod rpm;
 pub mod sbom;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::stage::{Kind, Source, Stage};
+use crate::stage::{is_licence_file, Kind, Source, Stage};
 use crate::Error;
 
 /// One npm package of the staged app.
@@ -21,12 +21,6 @@ pub struct NpmPackage {
     pub license: String,
     /// Licence files directly in its directory, sorted.
     pub files: Vec<String>,
-}
-
-/// Is this file name a licence text, as the prune rules keep them?
-pub fn is_licence_file(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["LICENSE", "LICENCE", "COPYING", "NOTICE"].iter().any(|p| upper.starts_with(p))
 }
 
 /// Every npm package staged under `app` (the installed app directory), sorted by

@@ -5,14 +5,15 @@
 //! their own metadata. The plain files come from `systemd/` (and the maintainer
 //! scripts from `debian/`), with `@NAME@` placeholders filled from the manifest.
 
-use std::path::PathBuf;
-
 use crate::manifest::Manifest;
+use crate::payload::{Payload, SEED_STAMP};
 use crate::stage::Stage;
 use crate::template::Vars;
 use crate::Error;
 
-/// Files under the repository root that are rendered into packages.
+/// Files under the repository root that both Linux formats render (the
+/// maintainer scripts are each format's own: [`crate::deb::TEMPLATES`],
+/// [`crate::rpm::TEMPLATES`]).
 pub const TEMPLATES: &[&str] = &[
     "systemd/clawdbot-gateway.service",
     "systemd/sysusers.conf",
@@ -27,47 +28,9 @@ pub const TEMPLATES: &[&str] = &[
     "systemd/sandboxed.sh",
     "systemd/clawdbot-migrate.sh",
     "systemd/clawdbot-port-check.sh",
-    "debian/preinst",
     "systemd/clawdbot.sh",
     "systemd/clawdbot.1",
-    "debian/postinst",
-    "debian/prerm",
-    "debian/postrm",
-    "rpm/pre",
-    "rpm/post",
-    "rpm/preun",
-    "rpm/postun",
-    "rpm/rpmlintrc",
-    "debian/lintian-overrides",
 ];
-
-/// Where the downloaded payload of one target lies.
-#[derive(Debug, Clone)]
-pub struct Payload {
-    /// The `npm ci` tree: package.json and node_modules.
-    pub app: PathBuf,
-    /// The Node.js runtime: `bin/node` and `LICENSE`.
-    pub node: PathBuf,
-    /// The gateway's transpile cache (jiti) built for the installed paths, with
-    /// its [`SEED_STAMP`] file; shipped read-only and copied into the cache
-    /// directory before a start. None: the first start transpiles.
-    pub jiti: Option<PathBuf>,
-    /// The public keys of the package repository, shipped so that a key
-    /// rotation reaches users as an ordinary upgrade (the `.deb` installs the
-    /// binary keyring apt's `Signed-By` names, the `.rpm` the armoured keys for
-    /// `rpm --import`).
-    pub keyring: Option<Keyring>,
-}
-
-/// The repository's public keys in both encodings.
-#[derive(Debug, Clone)]
-pub struct Keyring {
-    pub binary: Vec<u8>,
-    pub armored: String,
-}
-
-/// The file in the shipped transpile cache whose contents identify the cache.
-pub const SEED_STAMP: &str = "seed-id";
 
 pub use crate::template::Templates;
 

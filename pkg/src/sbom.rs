@@ -61,16 +61,7 @@ pub fn cyclonedx(input: &Input) -> Result<String, Error> {
     let locked = lock.get("packages").and_then(Value::as_object).ok_or_else(|| Error::Stage(format!("{}: no \"packages\" table", input.lockfile.display())))?;
 
     let version = m.upstream_version().distro();
-    let arch = match input.format {
-        Format::Deb => input.target.deb_arch(),
-        Format::Rpm => input.target.rpm_arch(),
-        Format::Pkg => input.target.name(),
-    };
-    let root_purl = match input.format {
-        Format::Deb => format!("pkg:deb/{}@{}?arch={arch}", m.package.name, m.deb_version()),
-        Format::Rpm => format!("pkg:rpm/{}@{version}-{}?arch={arch}", m.package.name, m.package.revision),
-        Format::Pkg => format!("pkg:generic/{}@{version}-{}?arch={arch}", m.package.name, m.package.revision),
-    };
+    let root_purl = input.format.writer().purl(m, input.target);
     let artifact_name = input.artifact.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
 
     let mut components = Vec::new();

@@ -194,7 +194,7 @@ impl Stage {
             }
             match entry.kind {
                 Kind::Dir => !rules.dirs.iter().any(|x| x == name),
-                _ if crate::licences::is_licence_file(name) => true,
+                _ if is_licence_file(name) => true,
                 _ => !(rules.names.iter().any(|x| x == name) || rules.suffixes.iter().any(|x| name.ends_with(x.as_str()))),
             }
         });
@@ -251,6 +251,12 @@ fn is_program(path: &Path) -> Result<bool, Error> {
 }
 
 /// The magic numbers of Mach-O binaries (32/64-bit, either byte order, universal).
+/// Is this file name a licence text, as the prune rules keep them?
+pub fn is_licence_file(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["LICENSE", "LICENCE", "COPYING", "NOTICE"].iter().any(|p| upper.starts_with(p))
+}
+
 pub fn is_macho(head: [u8; 4]) -> bool {
     matches!(u32::from_be_bytes(head), 0xfeed_face | 0xfeed_facf | 0xcefa_edfe | 0xcffa_edfe | 0xcafe_babe | 0xbeba_feca)
 }

@@ -109,10 +109,7 @@ impl Format {
 
     /// Whether this format is built for that target.
     pub fn supports(self, target: Target) -> bool {
-        match self {
-            Format::Deb | Format::Rpm => target.is_linux(),
-            Format::Pkg => !target.is_linux(),
-        }
+        self.writer().supports(target)
     }
 }
 

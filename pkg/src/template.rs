@@ -26,14 +26,11 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Names of all templates, relative to the repository root.
-    pub fn names() -> impl Iterator<Item = &'static str> {
-        COMMON.iter().chain(crate::linux::TEMPLATES).chain(crate::macos::TEMPLATES).copied()
-    }
-
-    pub fn load(root: &Path) -> Result<Templates, Error> {
+    /// Reads the templates `names` (relative to `root`); see
+    /// [`crate::format::load_templates`] for every format's.
+    pub fn load(root: &Path, names: &[&'static str]) -> Result<Templates, Error> {
         let mut files = BTreeMap::new();
-        for name in Templates::names() {
+        for &name in names {
             let path = root.join(name);
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
             files.insert(name, text);

@@ -5,7 +5,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pkg::linux::{self, Flavor, Payload, Templates};
+use pkg::linux::{self, Flavor};
+use pkg::payload::Payload;
 use pkg::{BuildOptions, Manifest, Target};
 
 fn root() -> PathBuf {
@@ -42,13 +43,13 @@ fn fixture(dir: &Path) -> Payload {
     let name = pkg::jiti::entry_name("/usr/lib/clawdbot/app/node_modules/clawdbot/dist/entry.js");
     assert_eq!(name, JITI_ENTRY);
     fs::write(jiti.join(name), format!("module.exports = {{}};{}", pkg::jiti::last_line(&source))).unwrap();
-    fs::write(jiti.join(linux::SEED_STAMP), "0123abcd\n").unwrap();
+    fs::write(jiti.join(pkg::payload::SEED_STAMP), "0123abcd\n").unwrap();
     Payload { app, node, jiti: Some(jiti), keyring: None }
 }
 
 fn build(payload: &Payload, out: &Path, mtime: u64) -> Result<PathBuf, pkg::Error> {
     let m = manifest();
-    let templates = Templates::load(&root()).unwrap();
+    let templates = pkg::format::load_templates(&root()).unwrap();
     let stage = linux::stage(&m, Flavor::Deb, payload, &templates)?;
     pkg::deb::write(&m, Target::LinuxX64, &stage, &templates, &BuildOptions { mtime, threads: 2 }, out)
 }
@@ -167,7 +168,7 @@ fn a_missing_payload_fails_clearly_and_writes_nothing() {
 
     let payload = fixture(&dir.path().join("unstamped"));
     let jiti = payload.jiti.clone().unwrap();
-    fs::remove_file(jiti.join(linux::SEED_STAMP)).unwrap();
+    fs::remove_file(jiti.join(pkg::payload::SEED_STAMP)).unwrap();
     let e = build(&payload, &out, 0).unwrap_err().to_string();
     assert!(e.contains(&format!("the transpile cache in {} has no seed-id file", jiti.display())), "{e}");
     assert_eq!(fs::read_dir(&out).unwrap().count(), 0);

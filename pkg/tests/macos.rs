@@ -20,8 +20,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use pkg::linux::Payload;
 use pkg::macos::{self, Templates};
+use pkg::payload::Payload;
 use pkg::{BuildOptions, Manifest, Target};
 
 const MTIME: u64 = 1_795_651_200;
@@ -95,7 +95,7 @@ fn fixture(dir: &Path, target: Target, extra: usize) -> Payload {
 
 fn build(dir: &Path, target: Target, extra: usize) -> PathBuf {
     let m = manifest();
-    let templates = Templates::load(&root()).unwrap();
+    let templates = pkg::format::load_templates(&root()).unwrap();
     let payload = fixture(&dir.join("payload"), target, extra);
     let stage = macos::stage(&m, &payload, &templates).unwrap();
     let out = dir.join("out");
@@ -336,7 +336,7 @@ fn a_bom_of_many_paths_spans_several_leaves_and_reads_back() {
 fn a_failed_write_leaves_no_package() {
     let dir = tempfile::tempdir().unwrap();
     let m = manifest();
-    let templates = Templates::load(&root()).unwrap();
+    let templates = pkg::format::load_templates(&root()).unwrap();
     let payload = fixture(&dir.path().join("payload"), Target::DarwinArm64, 0);
     let stage = macos::stage(&m, &payload, &templates).unwrap();
     // The payload shrinks after staging: the writer must notice and leave nothing.
@@ -553,7 +553,7 @@ impl Mac {
         let m = manifest();
         let dir = tempfile::tempdir().unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let templates = Templates::load(&root()).unwrap();
+        let templates = pkg::format::load_templates(&root()).unwrap();
         let vars = macos::vars(&m).unwrap();
         let bin = dir.path().join("fake-bin");
         fs::create_dir_all(&bin).unwrap();
@@ -1173,7 +1173,7 @@ fn purge_deletes_only_an_account_the_package_created() {
     let (ok, _, log) = mac.run("uninstall", &[]);
     assert!(ok, "{log}");
     fs::create_dir_all(mac.vol().join("Library/LaunchDaemons")).unwrap();
-    install_libexec(&Templates::load(&root()).unwrap(), &macos::vars(&manifest()).unwrap(), &mac.vol());
+    install_libexec(&pkg::format::load_templates(&root()).unwrap(), &macos::vars(&manifest()).unwrap(), &mac.vol());
     fs::write(mac.vol().join(format!("Library/LaunchDaemons/{LABEL}.plist")), "plist").unwrap();
     let (ok, calls, log) = mac.run("postinstall", &[]);
     assert!(ok, "{log}");
@@ -1222,7 +1222,7 @@ impl Admin {
     fn new() -> Admin {
         let mac = Mac::new();
         let vol = mac.vol();
-        let templates = Templates::load(&root()).unwrap();
+        let templates = pkg::format::load_templates(&root()).unwrap();
         let mut vars = macos::vars(&manifest()).unwrap();
         for key in [
             "PREFIX",
@@ -2027,7 +2027,7 @@ fn admin_reset_writes_a_new_configuration_as_the_account_and_keeps_the_old() {
 #[test]
 fn shipped_scripts_are_shellcheck_clean() {
     let m = manifest();
-    let templates = Templates::load(&root()).unwrap();
+    let templates = pkg::format::load_templates(&root()).unwrap();
     let vars = macos::vars(&m).unwrap();
     assert!(pkg::template::COMMON.contains(&macos::WORDS_TEMPLATE));
     let dir = tempfile::tempdir().unwrap();

@@ -11,7 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use pkg::linux::{self, Flavor, Payload, Templates};
+use pkg::linux::{self, Flavor};
+use pkg::payload::Payload;
 use pkg::repo::{Key, Keys, Options};
 use pkg::{BuildOptions, Manifest, Target};
 
@@ -39,7 +40,7 @@ fn build(dir: &Path, revision: u32, out: &Path, rpm: bool) {
 fn build_with(dir: &Path, revision: u32, out: &Path, rpm: bool, entry: &str) {
     let mut m = Manifest::load(&root().join("clawdbot.toml")).unwrap();
     m.package.revision = revision;
-    let templates = Templates::load(&root()).unwrap();
+    let templates = pkg::format::load_templates(&root()).unwrap();
     let p = payload(dir, entry);
     let opts = BuildOptions { mtime: 1_700_000_000, threads: 2 };
     fs::create_dir_all(out).unwrap();

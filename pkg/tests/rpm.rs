@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use pkg::linux::{self, Flavor, Payload, Templates};
+use pkg::linux::{self, Flavor, Templates};
+use pkg::payload::Payload;
 use pkg::{BuildOptions, Manifest, Stage, Target};
 
 const MTIME: u64 = 1_795_651_200;
@@ -69,7 +70,7 @@ fn fixture() -> Fixture {
 
     let root = root();
     let manifest = Manifest::load(&root.join("clawdbot.toml")).unwrap();
-    let templates = Templates::load(&root).unwrap();
+    let templates = pkg::format::load_templates(&root).unwrap();
     let stage = linux::stage(&manifest, Flavor::Rpm, &Payload { app, node, jiti: None, keyring: None }, &templates).unwrap();
     Fixture { _dir: dir, out, manifest, templates, stage }
 }

@@ -55,7 +55,7 @@ struct Cx<'a> {
 }
 
 /// What one package reader says about a package.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, serde::Serialize)]
 struct Facts {
     bytes: u64,
     installed_kib: u64,
@@ -85,7 +85,7 @@ pub fn run(args: &Args) -> Result<()> {
     let sh = Shell::new()?;
     crate::test::need_tools(&sh, &[("dpkg-deb", "dpkg"), ("rpmbuild", "rpm"), ("rpm", "rpm")])?;
     let manifest = Manifest::load(&root.join("clawdbot.toml"))?;
-    let templates = Templates::load(&root)?;
+    let templates = pkg::format::load_templates(&root)?;
     let opts = BuildOptions { mtime: 1_700_000_000, threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32) };
     let bench = root.join("target/bench");
     fs::create_dir_all(&bench)?;
@@ -140,7 +140,7 @@ pub fn run(args: &Args) -> Result<()> {
 /// Writes the report of the rows so far, so that a later failure keeps them.
 fn save(bench: &Path, rows: &[Row], notes: &[String]) -> Result<()> {
     fs::write(bench.join("report.md"), render(rows, notes))?;
-    fs::write(bench.join("report.json"), json(rows, notes))?;
+    fs::write(bench.join("report.json"), json(rows, notes)?)?;
     Ok(())
 }
 
@@ -522,25 +522,56 @@ fn render(rows: &[Row], notes: &[String]) -> String {
     s
 }
 
-fn json(rows: &[Row], notes: &[String]) -> String {
-    let list = |v: &[f64]| v.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", ");
-    let facts = |f: &Facts| format!("{{\"bytes\": {}, \"installed_kib\": {}, \"files\": {}}}", f.bytes, f.installed_kib, f.files);
-    let rows: Vec<String> = rows
+/// report.json: every row with its times, medians and facts, and the notes.
+fn json(rows: &[Row], notes: &[String]) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct Report<'a> {
+        notes: &'a [String],
+        rows: Vec<JsonRow<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    struct JsonRow<'a> {
+        artifact: &'a str,
+        reference_tool: &'a str,
+        ours_s: &'a [f64],
+        reference_s: &'a [f64],
+        ours_median_s: f64,
+        reference_median_s: f64,
+        ours: &'a Facts,
+        reference: &'a Facts,
+    }
+    let rows = rows
         .iter()
-        .map(|r| {
-            format!(
-                "    {{\"artifact\": {:?}, \"reference_tool\": {:?}, \"ours_s\": [{}], \"reference_s\": [{}], \"ours_median_s\": {:.3}, \"reference_median_s\": {:.3}, \"ours\": {}, \"reference\": {}}}",
-                r.what,
-                r.reference_tool,
-                list(&r.ours),
-                list(&r.reference),
-                median(&r.ours),
-                median(&r.reference),
-                facts(&r.ours_facts),
-                facts(&r.reference_facts),
-            )
+        .map(|r| JsonRow {
+            artifact: &r.what,
+            reference_tool: &r.reference_tool,
+            ours_s: &r.ours,
+            reference_s: &r.reference,
+            ours_median_s: median(&r.ours),
+            reference_median_s: median(&r.reference),
+            ours: &r.ours_facts,
+            reference: &r.reference_facts,
         })
         .collect();
-    let notes: Vec<String> = notes.iter().map(|n| format!("    {n:?}")).collect();
-    format!("{{\n  \"notes\": [\n{}\n  ],\n  \"rows\": [\n{}\n  ]\n}}\n", notes.join(",\n"), rows.join(",\n"))
+    Ok(serde_json::to_string_pretty(&Report { notes, rows })? + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_is_json_whatever_the_names_say() {
+        let mut row = Row::new("a \"quoted\" name\\ with\ttab, é and \u{1}".into(), "dpkg-deb -Zxz".into());
+        row.ours = vec![1.0, 3.0, 2.0];
+        row.reference = vec![4.0];
+        row.ours_facts.files = 7;
+        let text = json(&[row], &["a note with \"quotes\"".into()]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["rows"][0]["artifact"], "a \"quoted\" name\\ with\ttab, é and \u{1}");
+        assert_eq!(v["rows"][0]["ours_median_s"], 2.0);
+        assert_eq!(v["rows"][0]["reference_s"][0], 4.0);
+        assert_eq!(v["rows"][0]["ours"]["files"], 7);
+        assert_eq!(v["notes"][0], "a note with \"quotes\"");
+    }
 }

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pkg::linux::{self, Flavor, Templates};
 use pkg::{BuildOptions, Format, Manifest, Target};
 use xshell::{cmd, Shell};
 
@@ -50,7 +49,7 @@ impl Default for Args {
 pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     let root = crate::root();
     let manifest = Manifest::load(&root.join(&args.manifest))?;
-    let templates = Templates::load(&root)?;
+    let templates = pkg::format::load_templates(&root)?;
     let jobs = plan(args)?;
     let out = root.join(&args.out);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -77,26 +76,16 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     // cores that one alone leaves idle (the rpm writer's xz and the pkg writer's
     // gzip are single-threaded). Each writes its file only when complete.
     let t = Instant::now();
-    let build = |target: Target, format: Format, payload: &linux::Payload| -> Result<PathBuf> {
-        let (name, stage) = match format {
-            Format::Deb => (pkg::deb::file_name(&manifest, target), linux::stage(&manifest, Flavor::Deb, payload, &templates)?),
-            Format::Rpm => (pkg::rpm::file_name(&manifest, target), linux::stage(&manifest, Flavor::Rpm, payload, &templates)?),
-            Format::Pkg => (pkg::macos::file_name(&manifest, target)?, pkg::macos::stage(&manifest, payload, &templates)?),
-        };
+    let build = |target: Target, format: Format, payload: &pkg::payload::Payload| -> Result<PathBuf> {
+        let writer = format.writer();
+        let (name, stage) = (writer.file_name(&manifest, target)?, writer.stage(&manifest, payload, &templates)?);
         eprintln!("==> {name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20);
         let t = Instant::now();
-        let path = match format {
-            Format::Deb => pkg::deb::write(&manifest, target, &stage, &templates, &opts, &out)?,
-            Format::Rpm => pkg::rpm::write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref())?,
-            Format::Pkg => pkg::macos::write(&manifest, target, &stage, &templates, &opts, &out)?,
-        };
+        let path = writer.write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref())?;
         let size = std::fs::metadata(&path)?.len();
         eprintln!("    {name}: {:.1} MiB in {:.1} s", size as f64 / 1048576.0, t.elapsed().as_secs_f64());
         // Its bill of materials, from the same staged tree.
-        let app_dir = match format {
-            Format::Pkg => pkg::macos::app_dir(&manifest)?,
-            _ => linux::Paths::new(&manifest).app,
-        };
+        let app_dir = writer.app_dir(&manifest)?;
         let sbom = pkg::sbom::cyclonedx(&pkg::sbom::Input {
             manifest: &manifest,
             target,

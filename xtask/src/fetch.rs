@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
-use pkg::linux::Payload;
+use pkg::payload::Payload;
 use pkg::{Manifest, Target};
 use sha2::Digest as _;
 use xshell::{cmd, Shell};

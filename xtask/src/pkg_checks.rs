@@ -152,7 +152,7 @@ pub fn check_real_pkg(sh: &Shell, pkg_path: &Path, target: Target) -> Result<()>
     let mut app = pkg::stage::Stage::new();
     app.add_tree(&paths.app, &unpacked.join(paths.app.trim_start_matches('/')))?;
     let cache = unpacked.join(paths.seed_dir.trim_start_matches('/'));
-    let checked = pkg::jiti::check(&cache, &app, &paths.app, pkg::linux::SEED_STAMP)?;
+    let checked = pkg::jiti::check(&cache, &app, &paths.app, pkg::payload::SEED_STAMP)?;
     ensure!(checked.entries > 0, "the transpile cache in the .pkg is empty");
     eprintln!(
         "    {} entries; {} Mach-O files, all {arch}; Bom = Payload; transpile cache: {} entries ({} KiB), each used by jiti for the darwin tree",

@@ -166,7 +166,7 @@ fn write_secret(path: &Path, text: &str) -> Result<()> {
 
 /// The public keys `dist` ships in the packages: those of the keys that sign
 /// the repository by default (see [`signing_keys`]).
-pub fn keyring(given: &[PathBuf]) -> Result<pkg::linux::Keyring> {
+pub fn keyring(given: &[PathBuf]) -> Result<pkg::payload::Keyring> {
     let public = if given.is_empty() { signing_keys(&[])?.public() } else { pkg::repo::PublicKeys::load(given)? };
-    Ok(pkg::linux::Keyring { binary: public.keyring()?, armored: public.armored()? })
+    Ok(pkg::payload::Keyring { binary: public.keyring()?, armored: public.armored()? })
 }

@@ -107,7 +107,7 @@ pub fn need_tools(tools: &[(&str, &str)]) -> Result<()> {
 /// warnings are printed. The signature is judged by `rpm -K` with the right key
 /// (see pkg/tests/rpm.rs), not here: rpmlint only knows this machine's keyring.
 pub fn rpmlint(sh: &Shell, m: &Manifest, rpm: &Path) -> Result<()> {
-    let templates = pkg::linux::Templates::load(&crate::root())?;
+    let templates = pkg::format::load_templates(&crate::root())?;
     let mut rc = pkg::rpm::rpmlintrc(m, &templates)?;
     rc.push_str("\n# Signature: checked with rpm -K against the signing key, not this machine's keyring.\naddFilter(r\"no-signature|unknown-key\")\n");
     let dir = crate::root().join("target/rpmlint");

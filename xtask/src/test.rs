@@ -122,15 +122,23 @@ pub fn which(command: &str) -> Option<PathBuf> {
 fn shellcheck(sh: &Shell) -> Result<()> {
     let root = crate::root();
     let manifest = pkg::Manifest::load(&root.join("clawdbot.toml"))?;
-    let templates = pkg::template::Templates::load(&root)?;
-    let (linux_vars, macos_vars) = (pkg::linux::vars(&manifest)?, pkg::macos::vars(&manifest)?);
+    let templates = pkg::format::load_templates(&root)?;
     let dir = root.join("target/shellcheck");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
+    // Each template with its format's values (the shared ones with the first's).
+    let mut rendered = std::collections::BTreeMap::new();
+    for format in pkg::Format::ALL {
+        let writer = format.writer();
+        let vars = writer.vars(&manifest)?;
+        for name in pkg::template::COMMON.iter().copied().chain(writer.templates()) {
+            if !rendered.contains_key(name) {
+                rendered.insert(name, templates.render(name, &vars)?);
+            }
+        }
+    }
     let mut files = Vec::new();
-    for name in pkg::template::Templates::names() {
-        let vars = if pkg::macos::TEMPLATES.contains(&name) { &macos_vars } else { &linux_vars };
-        let text = templates.render(name, vars)?;
+    for (name, text) in rendered {
         if text.starts_with("#!/bin/sh") || text.starts_with("#!/bin/bash") || text.starts_with("# shellcheck shell=sh") {
             let out = dir.join(name.replace('/', "__"));
             std::fs::write(&out, text)?;

@@ -70,7 +70,7 @@ pub fn write_contract(dir: &Path, name: &str, runtime: &pkg::gateway::Runtime, l
 
 /// The name of the file in the cache that identifies its contents; the unit's
 /// seeding step copies the cache again whenever it differs.
-pub const SEED_STAMP: &str = pkg::linux::SEED_STAMP;
+pub const SEED_STAMP: &str = pkg::payload::SEED_STAMP;
 
 /// The Linux target this machine can run.
 pub fn host_target() -> Result<Target> {

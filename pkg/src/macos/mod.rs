@@ -20,8 +20,8 @@ pub mod xar;
 
 pub use flat::{distribution, file_name, package_info, write, COMPONENT};
 
-use crate::linux::Payload;
 use crate::manifest::{Macos, Manifest};
+use crate::payload::Payload;
 use crate::stage::Stage;
 use crate::target::Target;
 use crate::template::Vars;
@@ -53,6 +53,45 @@ pub const UID: u32 = 0;
 pub const GID: u32 = 0;
 
 pub use crate::template::Templates;
+
+/// The macOS flat package format.
+pub struct Pkg;
+
+impl crate::format::Writer for Pkg {
+    fn templates(&self) -> Vec<&'static str> {
+        TEMPLATES.to_vec()
+    }
+    fn vars(&self, m: &Manifest) -> Result<Vars, Error> {
+        vars(m)
+    }
+    fn supports(&self, target: Target) -> bool {
+        !target.is_linux()
+    }
+    fn file_name(&self, m: &Manifest, target: Target) -> Result<String, Error> {
+        file_name(m, target)
+    }
+    fn purl(&self, m: &Manifest, target: Target) -> String {
+        format!("pkg:generic/{}@{}-{}?arch={}", m.package.name, m.upstream_version().distro(), m.package.revision, target.name())
+    }
+    fn app_dir(&self, m: &Manifest) -> Result<String, Error> {
+        app_dir(m)
+    }
+    fn stage(&self, m: &Manifest, payload: &Payload, templates: &Templates) -> Result<Stage, Error> {
+        stage(m, payload, templates)
+    }
+    fn write(
+        &self,
+        m: &Manifest,
+        target: Target,
+        stage: &Stage,
+        templates: &Templates,
+        opts: &crate::BuildOptions,
+        out_dir: &std::path::Path,
+        _signer: Option<&crate::rpm::Signer>,
+    ) -> Result<std::path::PathBuf, Error> {
+        write(m, target, stage, templates, opts, out_dir)
+    }
+}
 
 /// What macOS calls the target's CPU (`hostArchitectures`, `uname -m`).
 pub fn arch(target: Target) -> Result<&'static str, Error> {
@@ -160,7 +199,7 @@ pub fn vars(m: &Manifest) -> Result<Vars, Error> {
         ("APP", p.app.clone()),
         ("SEED", p.seed.clone()),
         ("SEED_DIR", p.seed_dir.clone()),
-        ("SEED_STAMP", crate::linux::SEED_STAMP.to_owned()),
+        ("SEED_STAMP", crate::payload::SEED_STAMP.to_owned()),
         ("PLIST", p.plist.clone()),
         ("CACHE_DIR", p.cache_dir.clone()),
         ("LOG_DIR", p.log_dir.clone()),
@@ -233,7 +272,7 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
     s.add_bytes(&p.migrate, render("launchd/migrate.sh")?, 0o755)?;
     s.add_bytes(&p.seed, render("admin/seed-cache.sh")?, 0o755)?;
     if let Some(jiti) = &payload.jiti {
-        crate::jiti::add_seed(&mut s, jiti, &p.app, &p.seed_dir, crate::linux::SEED_STAMP)?;
+        crate::jiti::add_seed(&mut s, jiti, &p.app, &p.seed_dir, crate::payload::SEED_STAMP)?;
     }
     s.add_bytes(&p.plist, render("launchd/gateway.plist")?, 0o644)?;
     Ok(s)
