@@ -55,6 +55,9 @@ pub struct Package {
     pub name: String,
     /// Upstream (npm) version, e.g. `2026.1.24-3`.
     pub version: String,
+    /// [`Package::version`], parsed at load.
+    #[serde(skip)]
+    pub upstream: UpstreamVersion,
     pub revision: u32,
     pub summary: String,
     pub description: String,
@@ -110,6 +113,9 @@ pub struct NodeRuntime {
     pub version: String,
     /// Subresource-integrity string as the registry publishes it (`sha512-<base64>`).
     pub integrity: String,
+    /// The SHA-512 digest of [`NodeRuntime::integrity`], decoded at load.
+    #[serde(skip)]
+    pub sha512: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,21 +255,22 @@ impl Manifest {
 
     /// Parses and validates manifest text; `file` is only used in error messages.
     pub fn parse(text: &str, file: &Path) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest =
+        let mut manifest: Manifest =
             toml::from_str(text).map_err(|e| ManifestError { file: file.to_owned(), key: String::new(), message: e.to_string().trim_end().to_owned() })?;
         manifest.validate().map_err(|(key, message)| ManifestError { file: file.to_owned(), key, message })?;
         Ok(manifest)
     }
 
-    fn validate(&self) -> Result<(), (String, String)> {
+    /// Checks every value and keeps the parsed form of those that have one.
+    fn validate(&mut self) -> Result<(), (String, String)> {
+        self.package.upstream = UpstreamVersion::parse(&self.package.version)
+            .ok_or_else(|| bad("package.version", "must look like an npm version: MAJOR.MINOR.PATCH with an optional -SUFFIX of letters, digits and dots"))?;
+        for (name, rt) in &mut self.payload.node.targets {
+            rt.sha512 = sri_sha512(&rt.integrity)
+                .ok_or_else(|| bad(&format!("payload.node.targets.{name}.integrity"), "must be 'sha512-' followed by the base64 of a 64-byte digest"))?;
+        }
         let p = &self.package;
         check("package.name", &p.name, is_package_name, "must be lower-case letters, digits, '+', '-', '.', starting with a letter or digit")?;
-        check(
-            "package.version",
-            &p.version,
-            |v| UpstreamVersion::parse(v).is_some(),
-            "must look like an npm version: MAJOR.MINOR.PATCH with an optional -SUFFIX of letters, digits and dots",
-        )?;
         if p.revision == 0 {
             return Err(bad("package.revision", "must be 1 or more"));
         }
@@ -305,7 +312,6 @@ impl Manifest {
             }
             check(&format!("{key}.package"), &rt.package, is_package_name, "must be an npm package name")?;
             check(&format!("{key}.version"), &rt.version, |v| UpstreamVersion::parse(v).is_some(), "must be a version such as 22.23.3")?;
-            check(&format!("{key}.integrity"), &rt.integrity, |i| sri_sha512(i).is_some(), "must be 'sha512-' followed by the base64 of a 64-byte digest")?;
         }
 
         let s = &self.service;
@@ -429,7 +435,7 @@ impl Manifest {
     }
 
     pub fn upstream_version(&self) -> UpstreamVersion {
-        UpstreamVersion::parse(&self.package.version).expect("validated at load")
+        self.package.upstream.clone()
     }
 
     /// The Debian version: `UPSTREAM-REVISION`, see [`UpstreamVersion::distro`].
@@ -439,7 +445,7 @@ impl Manifest {
 }
 
 /// An npm version split into its release and its suffix.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpstreamVersion {
     pub release: String,
     pub suffix: Option<String>,
