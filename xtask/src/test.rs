@@ -34,12 +34,10 @@ pub const TOOLS: &[(&str, &str)] = &[
 pub fn run(args: &Args) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(crate::root());
-    need_tools(&sh, TOOLS)?;
-    // The fixture tests (cargo test) read packages back with these too.
-    need_tools(&sh, crate::rpm_checks::TOOLS)?;
-    need_tools(&sh, crate::pkg_checks::TOOLS)?;
-    need_tools(&sh, &[("gpg", "gnupg"), ("gpgconf", "gnupg")])?;
-    need_tools(&sh, crate::repo_checks::TOOLS)?;
+    // The fixture tests (cargo test) read packages back with the tools of the
+    // real packages' checks too.
+    let tools = [TOOLS, crate::rpm_checks::TOOLS, crate::pkg_checks::TOOLS, &[("gpg", "gnupg"), ("gpgconf", "gnupg")], crate::repo_checks::TOOLS].concat();
+    crate::tools::need_tools(&sh, &tools)?;
     let mut report = Report::default();
 
     report.check("cargo fmt --check", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
@@ -87,34 +85,6 @@ pub fn run(args: &Args) -> Result<()> {
         })?;
     }
     report.finish()
-}
-
-/// Makes sure every tool is on PATH, installing the Debian packages of missing ones.
-pub fn need_tools(sh: &Shell, tools: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = tools.iter().filter(|(c, _)| which(c).is_none()).map(|(_, p)| *p).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    eprintln!("==> installing {} with apt-get", missing.join(" "));
-    let uid = cmd!(sh, "id -u").quiet().read()?;
-    if uid.trim() != "0" {
-        bail!("missing tools; install them as root: apt-get install {}", missing.join(" "));
-    }
-    let _frontend = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -qq").run().context("apt-get update failed")?;
-    // An entry may name several packages ("dnf dnf-plugins-core").
-    let list: Vec<&str> = missing.iter().flat_map(|p| p.split_whitespace()).collect();
-    cmd!(sh, "apt-get install -y -qq --no-install-recommends {list...}").run().with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
-    for (c, p) in tools {
-        if which(c).is_none() {
-            bail!("{c} is still missing after installing {p}");
-        }
-    }
-    Ok(())
-}
-
-pub fn which(command: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(command)).find(|p| p.is_file())
 }
 
 /// Renders every shipped shell script (Linux and macOS) and runs shellcheck on the
