@@ -1,6 +1,8 @@
 //! `cargo xtask test`: every check of the repository, in the order a failure is
 //! cheapest to see. Installs the system tools it needs (as root, with apt-get); a
-//! tool that cannot be had is a failure, never a skip.
+//! tool that cannot be had is a failure, never a skip. `cargo test` runs with
+//! `CLAWDBOT_TESTS_REQUIRE_ALL=1`: a test that would skip for want of a tool or
+//! of root (`pkg/tests/common`) fails instead.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -31,12 +33,20 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("setsid", "util-linux"),
 ];
 
+/// What the fixture tests (`cargo test`) need besides the tools of the real
+/// packages' checks: a throw-away signing key, and for the macOS scripts the
+/// account switch, a terminal and the real node.
+const UNIT_TEST_TOOLS: &[(&str, &str)] = &[("gpg", "gnupg"), ("gpgconf", "gnupg"), ("setpriv", "util-linux"), ("script", "bsdutils"), ("node", "nodejs")];
+
+/// Set to 1 for `cargo test`: a missing prerequisite fails a test instead of skipping it.
+const REQUIRE_ALL: &str = "CLAWDBOT_TESTS_REQUIRE_ALL";
+
 pub fn run(args: &Args) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(crate::root());
     // The fixture tests (cargo test) read packages back with the tools of the
     // real packages' checks too.
-    let tools = [TOOLS, crate::rpm_checks::TOOLS, crate::pkg_checks::TOOLS, &[("gpg", "gnupg"), ("gpgconf", "gnupg")], crate::repo_checks::TOOLS].concat();
+    let tools = [TOOLS, crate::rpm_checks::TOOLS, crate::pkg_checks::TOOLS, UNIT_TEST_TOOLS, crate::repo_checks::TOOLS].concat();
     crate::tools::need_tools(&sh, &tools)?;
     let mut report = Report::default();
 
@@ -44,7 +54,8 @@ pub fn run(args: &Args) -> Result<()> {
     report.check("cargo clippy -D warnings", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --quiet -- -D warnings").run()?))?;
     report.check("shellcheck of every shipped script", || shellcheck(&sh))?;
     report.check("GitHub workflows: actionlint, zizmor, shellcheck of every run: block", || Ok(cmd!(sh, "bash tests/lint-workflows.sh").run()?))?;
-    report.check("cargo test (unit tests, fixture packages)", || Ok(cmd!(sh, "cargo test --workspace --quiet").run()?))?;
+    report
+        .check("cargo test (unit tests, fixture packages; none may skip)", || Ok(cmd!(sh, "cargo test --workspace --quiet").env(REQUIRE_ALL, "1").run()?))?;
     if args.quick {
         return report.finish();
     }
