@@ -12,7 +12,11 @@
 //! pseudo-terminal. That proves the scripts' logic and command sequences on
 //! Linux; it does not prove how the real tools behave on a Mac.
 //!
-//! A missing tool is a failure that says how to install it.
+//! A test whose tools are missing, or that needs root (the fake `sudo -u`
+//! switches ids) and runs as someone else, is skipped with a line that says so,
+//! and fails under `CLAWDBOT_TESTS_REQUIRE_ALL=1` (see `common`).
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -165,6 +169,9 @@ fn reader_binary() -> PathBuf {
 
 #[test]
 fn fixture_pkg_reads_back_with_independent_readers() {
+    if !common::require(&[READERS, &[("7z", "p7zip-full"), ("cksum", "coreutils")]].concat()) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let m = manifest();
     let pkg_path = build(dir.path(), Target::DarwinArm64, 0);
@@ -313,6 +320,9 @@ fn check_bom(bom: &[u8], payload_lines: &[&str], extracted: &Path) {
 
 #[test]
 fn a_bom_of_many_paths_spans_several_leaves_and_reads_back() {
+    if !common::require(READERS) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let pkg_path = build(dir.path(), Target::DarwinX64, 700);
     let x = extract(&pkg_path, dir.path());
@@ -567,7 +577,7 @@ impl Mac {
         fs::create_dir_all(&abs).unwrap();
         for t in ABSOLUTE_FAKES.iter().chain(GRANT_FAKES).chain(MIGRATE_FAKES).map(|(_, t)| *t).collect::<std::collections::BTreeSet<_>>() {
             if t == "tar" {
-                symlink(which("bsdtar", "libarchive-tools"), abs.join(t)).unwrap();
+                symlink(common::which("bsdtar").expect("bsdtar, one of FAKE_NEEDS"), abs.join(t)).unwrap();
             } else {
                 symlink(&fake, abs.join(t)).unwrap();
             }
@@ -740,19 +750,20 @@ fn only_reads(calls: &[String]) -> bool {
     calls.iter().all(|c| c.starts_with("dscl . -list ") || c.starts_with("dscl . -read "))
 }
 
-/// Where a tool is on PATH; its absence is a failure naming the Debian package.
-fn which(tool: &str, package: &str) -> PathBuf {
-    std::env::var("PATH")
-        .unwrap()
-        .split(':')
-        .map(|d| Path::new(d).join(tool))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{tool} is missing: apt-get install {package}"))
-}
+/// The readers of the package: xar (bsdtar), cpio, Mach-O (file).
+const READERS: &[(&str, &str)] = &[("bsdtar", "libarchive-tools"), ("cpio", "cpio"), ("file", "file")];
 
-fn need_root() {
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&uid.stdout).trim(), "0", "the script tests switch to the daemon account's ids: run them as root");
+/// What the fake of the macOS tools runs on: the account switch (setpriv), a
+/// new session (setsid), macOS's tar (bsdtar).
+const FAKE_NEEDS: &[(&str, &str)] = &[("bsdtar", "libarchive-tools"), ("setpriv", "util-linux"), ("setsid", "util-linux")];
+
+/// The admin command's CLI runs scripts with the real node.
+const NODE: (&str, &str) = ("node", "nodejs");
+
+/// Whether the scripts can run against the fake here: as root (the fake `sudo
+/// -u` switches to the account's ids), with its tools and `extra`.
+fn can_run_the_fake(extra: &[(&str, &str)]) -> bool {
+    common::require_root() && common::require(&[FAKE_NEEDS, extra].concat())
 }
 
 fn mode_owner(path: &Path) -> (u32, u32, u32) {
@@ -788,7 +799,9 @@ fn token_of(config: &str) -> String {
 
 #[test]
 fn fresh_install_then_upgrade_then_reinstall() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     let mac = Mac::new();
     let vol = mac.vol();
     mac.add_user("root", 0, 0);
@@ -869,7 +882,9 @@ fn fresh_install_then_upgrade_then_reinstall() {
 
 #[test]
 fn reinstall_with_the_account_present_keeps_its_ids() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     let mac = Mac::new();
     let vol = mac.vol();
     mac.add_daemon_account(277, 266);
@@ -887,7 +902,9 @@ fn reinstall_with_the_account_present_keeps_its_ids() {
 
 #[test]
 fn taken_ids_are_skipped() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     let mac = Mac::new();
     let vol = mac.vol();
     mac.add_user("_other", 200, 20);
@@ -926,7 +943,9 @@ fn taken_ids_are_skipped() {
 
 #[test]
 fn dscl_failing_twice_is_retried() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     let mac = Mac::new();
     let vol = mac.vol();
     fs::write(mac.fake().join("dscl-failures"), "2").unwrap();
@@ -953,7 +972,9 @@ fn dscl_failing_twice_is_retried() {
 
 #[test]
 fn state_is_never_touched_through_a_link() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     let mac = Mac::new();
     let vol = mac.vol();
     let elsewhere = mac.dir.path().join("elsewhere");
@@ -993,7 +1014,9 @@ fn state_is_never_touched_through_a_link() {
 
 #[test]
 fn the_first_configuration_is_never_written_by_root() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     let mac = Mac::new();
     let state = mac.add_state(0, 0);
     let script = mac.vol().join("Library/Clawdbot/libexec/clawdbot-first-config");
@@ -1030,7 +1053,9 @@ fn preinstall_with(unfit: impl Fn(&Mac)) -> (Mac, bool, Vec<String>, String) {
 
 #[test]
 fn preinstall_refuses_an_existing_account_unfit_to_be_the_daemon_account() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     // Fit (its own group's member list may name it): passes.
     let (_, ok, calls, log) = preinstall_with(|_| {});
     assert!(ok, "{log}");
@@ -1094,7 +1119,9 @@ fn preinstall_refuses_an_existing_account_unfit_to_be_the_daemon_account() {
 
 #[test]
 fn uninstall_keeps_state_unless_purged() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     let mac = Mac::new();
     let vol = mac.vol();
     let (ok, _, log) = mac.run("postinstall", &[]);
@@ -1149,7 +1176,9 @@ fn uninstall_keeps_state_unless_purged() {
 
 #[test]
 fn purge_deletes_only_an_account_the_package_created() {
-    need_root();
+    if !can_run_the_fake(&[]) {
+        return;
+    }
     // The account was there before the package: --purge keeps it and says so.
     let mac = Mac::new();
     let vol = mac.vol();
@@ -1313,7 +1342,7 @@ esac
 exit "$(cat '{runs}/status' 2>/dev/null || echo 0)"
 "#,
                 runs = runs.display(),
-                real_node = which("node", "nodejs").display()
+                real_node = common::which("node").expect("node, which the admin tests require").display()
             ),
         )
         .unwrap();
@@ -1420,7 +1449,9 @@ exit "$(cat '{runs}/status' 2>/dev/null || echo 0)"
 
 #[test]
 fn admin_version_runs_nothing() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     for (args, uid) in [(&["--version"][..], None), (&["-V"][..], None), (&["--version"][..], Some(4321))] {
         let r = a.run(args, uid, "");
@@ -1433,7 +1464,9 @@ fn admin_version_runs_nothing() {
 
 #[test]
 fn admin_runs_the_cli_as_the_account_in_a_session_of_its_own() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     let state = a.state().display().to_string();
     let r = a.run(&["agents", "list"], None, "");
@@ -1497,7 +1530,9 @@ fn admin_runs_the_cli_as_the_account_in_a_session_of_its_own() {
 
 #[test]
 fn admin_help_is_ours_then_upstreams_run_as_the_account() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     for args in [&[][..], &["--help"][..], &["-h"][..]] {
         let r = a.run(args, None, "");
@@ -1517,7 +1552,9 @@ fn admin_help_is_ours_then_upstreams_run_as_the_account() {
 
 #[test]
 fn admin_service_words_map_to_launchctl() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     let plist = &a.vars["PLIST"];
     let svc = format!("system/{LABEL}");
@@ -1572,7 +1609,9 @@ fn admin_service_words_map_to_launchctl() {
 
 #[test]
 fn admin_refuses_per_user_services_and_updates() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     for args in [
         &["gateway", "install"][..],
@@ -1597,7 +1636,9 @@ fn admin_refuses_per_user_services_and_updates() {
 
 #[test]
 fn admin_onboard_installs_no_per_user_service() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     let r = a.run(&["onboard", "--flow", "quickstart"], None, "");
     assert_eq!(r.code, 0, "{}", r.out);
@@ -1614,7 +1655,9 @@ fn admin_onboard_installs_no_per_user_service() {
 
 #[test]
 fn admin_foreground_and_force_wait_for_the_daemon_to_stop() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     let cases: [(&[&str], &str); 5] = [
         (&["gateway"], "already runs as the LaunchDaemon com.clawdbot.gateway"),
@@ -1700,7 +1743,9 @@ fn state_of(pid: u32) -> String {
 
 #[test]
 fn admin_grant_shares_as_the_owner_while_the_account_is_paused() {
-    need_root();
+    if !can_run_the_fake(&[NODE, ("/bin/ps", "procps")]) {
+        return;
+    }
     let a = Admin::new();
     let home = add_alice(&a);
     let docs = home.join("Documents");
@@ -1836,7 +1881,9 @@ fn owned_snapshot(dir: &Path) -> BTreeMap<PathBuf, ((u32, u32, u32), String)> {
 
 #[test]
 fn admin_migrate_moves_a_launch_agent_into_the_daemon_as_the_account() {
-    need_root();
+    if !can_run_the_fake(&[NODE]) {
+        return;
+    }
     let a = Admin::new();
     let home = add_alices_gateway(&a);
     let state = a.state();
@@ -1937,7 +1984,9 @@ fn admin_migrate_moves_a_launch_agent_into_the_daemon_as_the_account() {
 
 #[test]
 fn admin_reset_writes_a_new_configuration_as_the_account_and_keeps_the_old() {
-    need_root();
+    if !can_run_the_fake(&[NODE, ("script", "bsdutils")]) {
+        return;
+    }
     let a = Admin::new();
     let state = a.state();
     let config = state.join("clawdbot.json");
@@ -2026,6 +2075,9 @@ fn admin_reset_writes_a_new_configuration_as_the_account_and_keeps_the_old() {
 
 #[test]
 fn shipped_scripts_are_shellcheck_clean() {
+    if !common::require(&[("shellcheck", "shellcheck")]) {
+        return;
+    }
     let m = manifest();
     let templates = pkg::format::load_templates(&root()).unwrap();
     let vars = macos::vars(&m).unwrap();

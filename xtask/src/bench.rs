@@ -83,7 +83,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let root = crate::root();
     let sh = Shell::new()?;
-    crate::test::need_tools(&sh, &[("dpkg-deb", "dpkg"), ("rpmbuild", "rpm"), ("rpm", "rpm")])?;
+    crate::tools::need_tools(&sh, &[("dpkg-deb", "dpkg"), ("rpmbuild", "rpm"), ("rpm", "rpm")])?;
     let manifest = Manifest::load(&root.join("clawdbot.toml"))?;
     let templates = pkg::format::load_templates(&root)?;
     let opts = BuildOptions { mtime: 1_700_000_000, threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32) };
@@ -272,7 +272,7 @@ fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs:
 /// same packages: `apt-ftparchive packages` and `release`, and `createrepo_c`
 /// (which sign nothing; ours also signs both .rpm files and the indices).
 fn repo_row(sh: &Shell, bench: &Path, runs: usize, notes: &mut Vec<String>) -> Result<Row> {
-    crate::test::need_tools(sh, &[("apt-ftparchive", "apt-utils"), ("createrepo_c", "createrepo-c")])?;
+    crate::tools::need_tools(sh, &[("apt-ftparchive", "apt-utils"), ("createrepo_c", "createrepo-c")])?;
     let root = crate::root();
     let from = [bench.join("dist"), root.join("target/dist")]
         .into_iter()
@@ -331,7 +331,7 @@ fn startup_row(sh: &Shell, m: &Manifest, bench: &Path, runs: usize, notes: &mut 
     let host = crate::warm::host_target()?;
     let payload = crate::fetch::payload(sh, m, host, true)?;
     let seed = payload.jiti.clone().context("no transpile cache")?;
-    crate::test::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
+    crate::tools::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
     let node = payload.node.join("bin/node");
     let script = crate::warm::write_scripts(bench, "startup.sh", STARTUP_SCRIPT)?;
     // The packages' contract; upstream's per-user service has no JITI_TRY_NATIVE.

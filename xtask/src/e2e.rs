@@ -207,10 +207,10 @@ fn check_host(sh: &Shell, with_rpm: bool) -> Result<()> {
     if cmd!(sh, "id -u").quiet().read()?.trim() != "0" {
         bail!("the end-to-end tests boot containers and must run as root (sudo cargo xtask e2e)");
     }
-    crate::test::need_tools(sh, TOOLS)
+    crate::tools::need_tools(sh, TOOLS)
         .context("the end-to-end tests need systemd-nspawn and mmdebstrap: apt-get install systemd-container mmdebstrap util-linux")?;
     if with_rpm {
-        crate::test::need_tools(sh, RPM_TOOLS).context("the rpm scenario reads the .rpm versions with rpm: apt-get install rpm")?;
+        crate::tools::need_tools(sh, RPM_TOOLS).context("the rpm scenario reads the .rpm versions with rpm: apt-get install rpm")?;
     }
     Ok(())
 }

@@ -124,7 +124,7 @@ fn node(sh: &Shell, manifest: &Manifest, target: Target, dir: &Path, npm_cache: 
         let bin = tmp.join("bin/node");
         fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
         if let Some((tool, package)) = strip {
-            crate::test::need_tools(sh, &[(tool, package)])?;
+            crate::tools::need_tools(sh, &[(tool, package)])?;
             let before = fs::metadata(&bin)?.len();
             cmd!(sh, "{tool} --strip-all {bin}").run()?;
             eprintln!("    stripped node: {} -> {} MiB", before >> 20, fs::metadata(&bin)?.len() >> 20);

@@ -15,6 +15,7 @@ mod repo_checks;
 mod rpm_checks;
 mod sbom_checks;
 mod test;
+mod tools;
 mod warm;
 
 use std::path::{Path, PathBuf};

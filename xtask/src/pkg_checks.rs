@@ -26,7 +26,7 @@ pub const TOOLS: &[(&str, &str)] =
 
 /// Every check of one real .pkg for `target`.
 pub fn check_real_pkg(sh: &Shell, pkg_path: &Path, target: Target) -> Result<()> {
-    crate::test::need_tools(sh, TOOLS)?;
+    crate::tools::need_tools(sh, TOOLS)?;
     let root = crate::root();
     let m = Manifest::load(&root.join("clawdbot.toml"))?;
     let mac = m.macos()?;

@@ -93,7 +93,7 @@ pub fn run(args: &Args) -> Result<pkg::repo::Summary> {
 pub fn verify(repo: &Path) -> Result<()> {
     use crate::repo_checks as c;
     let sh = xshell::Shell::new()?;
-    crate::test::need_tools(&sh, c::TOOLS)?;
+    crate::tools::need_tools(&sh, c::TOOLS)?;
     crate::step("APT Packages and Release agree with apt-ftparchive", || c::apt_fields(&sh, repo))?;
     crate::step("gpgv and sqv verify the signatures (v4 RSA, no SHA-1) and refuse forgeries", || c::signatures(&sh, repo))?;
     crate::step("rpmkeys -K accepts the .rpm signatures", || c::rpm_signatures(&sh, repo))?;

@@ -18,7 +18,7 @@ pub const TOOLS: &[(&str, &str)] = &[("rpm", "rpm"), ("rpmkeys", "rpm"), ("rpm2c
 
 /// Every check of one real .rpm for `target`; prints rpmlint's warnings.
 pub fn check_real_rpm(sh: &Shell, rpm: &Path, target: Target) -> Result<()> {
-    need_tools(TOOLS)?;
+    crate::tools::need_tools(sh, TOOLS)?;
     let root = crate::root();
     let m = Manifest::load(&root.join("clawdbot.toml"))?;
     let _lc = sh.push_env("LC_ALL", "C.UTF-8");
@@ -91,16 +91,6 @@ pub fn check_real_rpm(sh: &Shell, rpm: &Path, target: Target) -> Result<()> {
     eprintln!("    {elves} ELF files, all {}", target.elf_machine());
 
     rpmlint(sh, &m, rpm)
-}
-
-/// Fails, naming the Debian packages to install, when a tool is not on PATH.
-pub fn need_tools(tools: &[(&str, &str)]) -> Result<()> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let missing: Vec<&str> = tools.iter().filter(|(c, _)| !std::env::split_paths(&path).any(|d| d.join(c).is_file())).map(|(_, p)| *p).collect();
-    if !missing.is_empty() {
-        bail!("missing tools for the rpm checks; install them: apt-get install {}", missing.join(" "));
-    }
-    Ok(())
 }
 
 /// rpmlint, with the package's filters (`rpm/rpmlintrc`), must report 0 errors; its

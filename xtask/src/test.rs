@@ -1,6 +1,8 @@
 //! `cargo xtask test`: every check of the repository, in the order a failure is
 //! cheapest to see. Installs the system tools it needs (as root, with apt-get); a
-//! tool that cannot be had is a failure, never a skip.
+//! tool that cannot be had is a failure, never a skip. `cargo test` runs with
+//! `CLAWDBOT_TESTS_REQUIRE_ALL=1`: a test that would skip for want of a tool or
+//! of root (`pkg/tests/common`) fails instead.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -31,22 +33,29 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("setsid", "util-linux"),
 ];
 
+/// What the fixture tests (`cargo test`) need besides the tools of the real
+/// packages' checks: a throw-away signing key, and for the macOS scripts the
+/// account switch, a terminal and the real node.
+const UNIT_TEST_TOOLS: &[(&str, &str)] = &[("gpg", "gnupg"), ("gpgconf", "gnupg"), ("setpriv", "util-linux"), ("script", "bsdutils"), ("node", "nodejs")];
+
+/// Set to 1 for `cargo test`: a missing prerequisite fails a test instead of skipping it.
+const REQUIRE_ALL: &str = "CLAWDBOT_TESTS_REQUIRE_ALL";
+
 pub fn run(args: &Args) -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(crate::root());
-    need_tools(&sh, TOOLS)?;
-    // The fixture tests (cargo test) read packages back with these too.
-    need_tools(&sh, crate::rpm_checks::TOOLS)?;
-    need_tools(&sh, crate::pkg_checks::TOOLS)?;
-    need_tools(&sh, &[("gpg", "gnupg"), ("gpgconf", "gnupg")])?;
-    need_tools(&sh, crate::repo_checks::TOOLS)?;
+    // The fixture tests (cargo test) read packages back with the tools of the
+    // real packages' checks too.
+    let tools = [TOOLS, crate::rpm_checks::TOOLS, crate::pkg_checks::TOOLS, UNIT_TEST_TOOLS, crate::repo_checks::TOOLS].concat();
+    crate::tools::need_tools(&sh, &tools)?;
     let mut report = Report::default();
 
     report.check("cargo fmt --check", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
     report.check("cargo clippy -D warnings", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --quiet -- -D warnings").run()?))?;
-    report.check("shellcheck of every shipped script", || shellcheck(&sh))?;
+    report.check("shellcheck of every shell script (shipped ones rendered)", || shellcheck(&sh))?;
     report.check("GitHub workflows: actionlint, zizmor, shellcheck of every run: block", || Ok(cmd!(sh, "bash tests/lint-workflows.sh").run()?))?;
-    report.check("cargo test (unit tests, fixture packages)", || Ok(cmd!(sh, "cargo test --workspace --quiet").run()?))?;
+    report
+        .check("cargo test (unit tests, fixture packages; none may skip)", || Ok(cmd!(sh, "cargo test --workspace --quiet").env(REQUIRE_ALL, "1").run()?))?;
     if args.quick {
         return report.finish();
     }
@@ -89,36 +98,11 @@ pub fn run(args: &Args) -> Result<()> {
     report.finish()
 }
 
-/// Makes sure every tool is on PATH, installing the Debian packages of missing ones.
-pub fn need_tools(sh: &Shell, tools: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = tools.iter().filter(|(c, _)| which(c).is_none()).map(|(_, p)| *p).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    eprintln!("==> installing {} with apt-get", missing.join(" "));
-    let uid = cmd!(sh, "id -u").quiet().read()?;
-    if uid.trim() != "0" {
-        bail!("missing tools; install them as root: apt-get install {}", missing.join(" "));
-    }
-    let _frontend = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -qq").run().context("apt-get update failed")?;
-    // An entry may name several packages ("dnf dnf-plugins-core").
-    let list: Vec<&str> = missing.iter().flat_map(|p| p.split_whitespace()).collect();
-    cmd!(sh, "apt-get install -y -qq --no-install-recommends {list...}").run().with_context(|| format!("apt-get install {} failed", missing.join(" ")))?;
-    for (c, p) in tools {
-        if which(c).is_none() {
-            bail!("{c} is still missing after installing {p}");
-        }
-    }
-    Ok(())
-}
-
-pub fn which(command: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(command)).find(|p| p.is_file())
-}
-
-/// Renders every shipped shell script (Linux and macOS) and runs shellcheck on the
-/// result, and on the script `dist` runs to build the transpile cache.
+/// Runs shellcheck on every shell script of the repository: the shipped ones
+/// (templates, `#include`s and `@NAME@`s resolved) as rendered for their
+/// platform, every other one (the transpile cache's build, the start-up
+/// benchmark, CI's entry point, the workflow lint, the end-to-end scenarios) as
+/// it is.
 fn shellcheck(sh: &Shell) -> Result<()> {
     let root = crate::root();
     let manifest = pkg::Manifest::load(&root.join("clawdbot.toml"))?;
@@ -138,35 +122,70 @@ fn shellcheck(sh: &Shell) -> Result<()> {
         }
     }
     let mut files = Vec::new();
+    let mut shipped = std::collections::BTreeSet::new();
     for (name, text) in rendered {
-        if text.starts_with("#!/bin/sh") || text.starts_with("#!/bin/bash") || text.starts_with("# shellcheck shell=sh") {
+        if is_shell(name, &text) {
             let out = dir.join(name.replace('/', "__"));
             std::fs::write(&out, text)?;
             files.push(out);
+            shipped.insert(PathBuf::from(name));
         }
     }
     if files.len() < 14 {
-        bail!("expected at least 14 shell scripts to check, found {}", files.len());
+        bail!("expected at least 14 shipped shell scripts to check, found {}", files.len());
     }
-    // Not shipped, but run by `dist` in a namespace of its own, by CI, and by
-    // the end-to-end scenarios inside their containers.
-    files.push(root.join("xtask/src/warm.sh"));
-    files.push(root.join("xtask/src/startup.sh"));
-    files.push(root.join("xtask/src/gateway-root.sh"));
-    files.push(root.join(".ci/run"));
-    files.push(root.join("tests/lint-workflows.sh"));
-    for e in std::fs::read_dir(root.join("tests/e2e"))? {
-        let p = e?.path();
-        if p.extension().is_some_and(|x| x == "sh") {
-            files.push(p);
-        }
+    let others: Vec<PathBuf> = shell_scripts(&root)?.into_iter().filter(|p| !shipped.contains(p)).collect();
+    if others.len() < 15 {
+        bail!("expected at least 15 other shell scripts to check, found {}", others.len());
     }
+    files.extend(others.iter().map(|p| root.join(p)));
     let list = &files;
     // -x: the admin commands source the shared word list (source= directives
     // name it relative to the repository root).
     cmd!(sh, "shellcheck -x --severity=style {list...}").run()?;
-    eprintln!("    {} scripts clean", files.len());
+    eprintln!("    {} scripts clean ({} shipped, rendered; {} others)", files.len(), shipped.len(), others.len());
     Ok(())
+}
+
+/// Whether a file is a shell script: named `*.sh`, or its first line is a
+/// `#!` of sh, dash or bash (directly or through env), or a shellcheck shell
+/// directive.
+fn is_shell(name: &str, text: &str) -> bool {
+    let first = text.lines().next().unwrap_or("");
+    let shebang = first.strip_prefix("#!").map(|l| {
+        let mut words = l.split_whitespace();
+        let program = words.next().unwrap_or("");
+        let program = if program.ends_with("/env") { words.next().unwrap_or("") } else { program };
+        matches!(program.rsplit('/').next(), Some("sh" | "dash" | "bash"))
+    });
+    name.ends_with(".sh") || shebang == Some(true) || first.starts_with("# shellcheck shell=")
+}
+
+/// Every shell script below `root` (relative paths, sorted), outside
+/// `target`, `node_modules` and `.git`; links are not followed.
+fn shell_scripts(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut todo = vec![root.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let e = e?;
+            let (path, kind) = (e.path(), e.file_type()?);
+            let name = e.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                if !matches!(name.as_str(), "target" | "node_modules" | ".git") {
+                    todo.push(path);
+                }
+            } else if kind.is_file() {
+                let mut head = [0u8; 256];
+                let n = std::io::Read::read(&mut std::fs::File::open(&path)?, &mut head)?;
+                if is_shell(&name, &String::from_utf8_lossy(&head[..n])) {
+                    found.push(path.strip_prefix(root)?.to_owned());
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// Collects pass/fail per check; a failure stops the run with its message.
@@ -196,5 +215,50 @@ impl Report {
     pub fn finish(self) -> Result<()> {
         println!("{} passed, 0 failed", self.passed);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_scripts_are_known_by_name_or_first_line() {
+        for (name, text) in [
+            ("x.sh", ""),
+            ("run", "#!/usr/bin/env bash\nset -e\n"),
+            ("postinst", "#!/bin/sh\n"),
+            ("preinstall", "#! /bin/dash -e\n"),
+            ("words", "# shellcheck shell=sh\n"),
+        ] {
+            assert!(is_shell(name, text), "{name}");
+        }
+        for (name, text) in [("x.py", "#!/usr/bin/env python3\n"), ("unit.service", "[Unit]\n"), ("shell.md", "# sh\n"), ("run", "#!/bin/shellcheck\n")] {
+            assert!(!is_shell(name, text), "{name}");
+        }
+    }
+
+    /// The scripts that are not shipped are found too, wherever they are.
+    #[test]
+    fn every_script_of_the_repository_is_found() {
+        let found = shell_scripts(&crate::root()).unwrap();
+        for want in [
+            ".ci/run",
+            "tests/lint-workflows.sh",
+            "tests/e2e/lib.sh",
+            "tests/e2e/install.sh",
+            "xtask/src/warm.sh",
+            "xtask/src/startup.sh",
+            "debian/postinst",
+            "launchd/postinstall",
+            "admin/grant-paths.sh",
+        ] {
+            assert!(found.contains(&PathBuf::from(want)), "{want} not found in {found:?}");
+        }
+        assert!(found.iter().all(|p| !p.starts_with("target")), "{found:?}");
+        for name in pkg::template::Templates::names() {
+            let shell = std::fs::read_to_string(crate::root().join(name)).map(|t| is_shell(name, &t)).unwrap();
+            assert_eq!(found.contains(&PathBuf::from(name)), shell, "{name}");
+        }
     }
 }

@@ -110,7 +110,7 @@ pub fn transpile_cache(sh: &Shell, manifest: &Manifest, target: Target) -> Resul
         eprintln!("    transpile cache cached in {}", dir.display());
         return Ok(dir);
     }
-    crate::test::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
+    crate::tools::need_tools(sh, &[("unshare", "util-linux"), ("ip", "iproute2")])?;
     crate::step(&format!("{host}: first start of the gateway at {installed}, offline, to build the transpile cache for {target}"), || {
         let tmp = dir.with_extension("partial");
         crate::fetch::remove(&tmp)?;
