@@ -28,6 +28,18 @@ mod tests {
             "building never calls the checks",
         ),
         (
+            &[
+                "xtask/src/bench.rs",
+                "xtask/src/e2e.rs",
+                "xtask/src/release.rs",
+                "xtask/src/rpm_checks.rs",
+                "xtask/src/pkg_checks.rs",
+                "xtask/src/repo_checks.rs",
+            ],
+            &["crate::test"],
+            "no command depends on the test command (tools come from tools.rs)",
+        ),
+        (
             &["xtask/src/dist.rs"],
             &["pkg::deb::", "pkg::rpm::write", "pkg::macos::", "Format::Deb", "Format::Rpm", "Format::Pkg"],
             "dist builds every format through format::Writer",

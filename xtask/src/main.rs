@@ -8,6 +8,7 @@ mod checks;
 mod dist;
 mod e2e;
 mod fetch;
+mod layers;
 mod pkg_checks;
 mod release;
 mod repo;

@@ -256,7 +256,7 @@ mod tests {
             assert!(found.contains(&PathBuf::from(want)), "{want} not found in {found:?}");
         }
         assert!(found.iter().all(|p| !p.starts_with("target")), "{found:?}");
-        for name in pkg::template::Templates::names() {
+        for name in pkg::format::template_names() {
             let shell = std::fs::read_to_string(crate::root().join(name)).map(|t| is_shell(name, &t)).unwrap();
             assert_eq!(found.contains(&PathBuf::from(name)), shell, "{name}");
         }

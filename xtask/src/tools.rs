@@ -74,14 +74,4 @@ mod tests {
         assert_eq!(missing(&tools), (vec!["no-such-tool-anywhere", "no-such-tool-either"], vec!["no-such-package", "other-package"]));
         assert_eq!(missing(&[("sh", "dash")]), (vec![], vec![]));
     }
-
-    /// Fetching, warming the cache, the benchmark, the end-to-end harness and the
-    /// repository builder find their tools here, never through `cargo xtask test`.
-    #[test]
-    fn commands_do_not_depend_on_the_test_command() {
-        for file in ["fetch.rs", "warm.rs", "bench.rs", "e2e.rs", "repo.rs", "dist.rs", "release.rs", "rpm_checks.rs", "pkg_checks.rs", "repo_checks.rs"] {
-            let text = std::fs::read_to_string(crate::root().join("xtask/src").join(file)).unwrap();
-            assert!(!text.contains("crate::test::") && !text.contains("use crate::test"), "xtask/src/{file} uses the test command's module");
-        }
-    }
 }
