@@ -452,18 +452,7 @@ fn spec_for(m: &Manifest, stage: &Stage, tree: &Path) -> String {
 }
 
 fn find_file(dir: &Path, suffix: &str) -> Result<PathBuf> {
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(suffix) {
-                return Ok(p);
-            }
-        }
-    }
-    bail!("no {suffix} under {}", dir.display())
+    crate::files::walk(dir, &[])?.into_iter().find(|p| p.to_string_lossy().ends_with(suffix)).with_context(|| format!("no {suffix} under {}", dir.display()))
 }
 
 fn median(v: &[f64]) -> f64 {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::files::tempdir;
 use anyhow::{bail, ensure, Context, Result};
 use pkg::{Manifest, Target};
 use xshell::{cmd, Shell};
@@ -147,23 +148,13 @@ pub fn elf_machines(sh: &Shell, tree: &Path, target: Target) -> Result<usize> {
 fn elf_files(dir: &Path) -> Result<Vec<PathBuf>> {
     use std::io::Read;
     let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
-            let e = e?;
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                stack.push(e.path());
-            } else if ft.is_file() {
-                let mut head = [0u8; 4];
-                let n = std::fs::File::open(e.path())?.read(&mut head)?;
-                if n == 4 && head == *b"\x7fELF" {
-                    out.push(e.path());
-                }
-            }
+    for path in crate::files::regular_files(dir)? {
+        let mut head = [0u8; 4];
+        let n = std::fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?.read(&mut head)?;
+        if n == 4 && head == *b"\x7fELF" {
+            out.push(path);
         }
     }
-    out.sort();
     Ok(out)
 }
 
@@ -254,13 +245,6 @@ fn placeholder(text: &str) -> Option<&str> {
         rest = after;
     }
     None
-}
-
-pub fn tempdir(what: &str) -> Result<PathBuf> {
-    let dir = crate::root().join("target/checks").join(what);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 #[cfg(test)]

@@ -30,7 +30,10 @@ mod tests {
         (
             &[
                 "xtask/src/bench.rs",
-                "xtask/src/e2e.rs",
+                "xtask/src/e2e/mod.rs",
+                "xtask/src/e2e/packages.rs",
+                "xtask/src/e2e/tree.rs",
+                "xtask/src/e2e/container.rs",
                 "xtask/src/release.rs",
                 "xtask/src/rpm_checks.rs",
                 "xtask/src/pkg_checks.rs",
@@ -82,7 +85,7 @@ mod tests {
 
     #[test]
     fn a_file_that_names_a_layer_above_breaks_the_rule() {
-        let dir = crate::checks::tempdir("layers").unwrap();
+        let dir = crate::files::tempdir("layers").unwrap();
         for (files, _, _) in RULES {
             for file in *files {
                 let to = dir.join(file);

@@ -8,6 +8,7 @@ mod checks;
 mod dist;
 mod e2e;
 mod fetch;
+mod files;
 mod layers;
 mod pkg_checks;
 mod release;

@@ -123,16 +123,16 @@ pub fn check_real_pkg(sh: &Shell, pkg_path: &Path, target: Target) -> Result<()>
     }
     let mut machos = Vec::new();
     let mut elves = Vec::new();
-    walk(&unpacked, &mut |p| {
+    for p in crate::files::regular_files(&unpacked)? {
         let mut head = [0u8; 4];
-        if std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut head)).is_ok() {
+        if std::fs::File::open(&p).and_then(|mut f| f.read_exact(&mut head)).is_ok() {
             if pkg::stage::is_macho(head) {
-                machos.push(p.to_owned());
+                machos.push(p);
             } else if head == *b"\x7fELF" {
-                elves.push(p.to_owned());
+                elves.push(p);
             }
         }
-    })?;
+    }
     ensure!(elves.is_empty(), "ELF (Linux) binaries in the macOS payload: {elves:?}");
     ensure!(!machos.is_empty(), "no Mach-O file in the payload");
     let args = machos.clone();
@@ -167,19 +167,6 @@ pub fn check_real_pkg(sh: &Shell, pkg_path: &Path, target: Target) -> Result<()>
 
 fn head(s: &str) -> String {
     s.lines().take(20).collect::<Vec<_>>().join("\n")
-}
-
-fn walk(dir: &Path, f: &mut impl FnMut(&Path)) -> Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        let ft = e.file_type()?;
-        if ft.is_dir() {
-            walk(&e.path(), f)?;
-        } else if ft.is_file() {
-            f(&e.path());
-        }
-    }
-    Ok(())
 }
 
 /// Builds the independent reader (its own workspace: apple-xar cannot share a

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, ensure, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::checks::tempdir;
+use crate::files::tempdir;
 
 /// (command, Debian packages that provide it).
 pub const TOOLS: &[(&str, &str)] = &[
@@ -307,28 +307,13 @@ pub fn reproducible(from: &Path) -> Result<()> {
 
 fn listing(dir: &Path) -> Result<Vec<(String, String)>> {
     use sha2::Digest as _;
-    let mut files = Vec::new();
-    collect(dir, &mut files)?;
-    files.sort();
-    files
+    crate::files::walk(dir, &[])?
         .into_iter()
         .map(|p| {
             let bytes = std::fs::read(&p)?;
             Ok((p.strip_prefix(dir)?.to_string_lossy().into_owned(), format!("{:x}", sha2::Sha256::digest(&bytes))))
         })
         .collect()
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            collect(&e.path(), out)?;
-        } else {
-            out.push(e.path());
-        }
-    }
-    Ok(())
 }
 
 fn files_with(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {

@@ -83,7 +83,7 @@ pub fn check_real_rpm(sh: &Shell, rpm: &Path, target: Target) -> Result<()> {
 
     // Binaries for the right CPU only: the payload unpacked by rpm2cpio and cpio,
     // every ELF file judged by file(1).
-    let tree = crate::checks::tempdir("rpm-tree")?;
+    let tree = crate::files::tempdir("rpm-tree")?;
     // pipefail: rpm2cpio fails when it unpacks another size than the header states.
     let script = "set -o pipefail; rpm2cpio \"$1\" | (cd \"$2\" && cpio -idm --quiet --no-absolute-filenames)";
     cmd!(sh, "bash -c {script} sh {rpm} {tree}").quiet().run().context("unpacking the payload with rpm2cpio | cpio")?;

@@ -61,7 +61,7 @@ pub fn check(sh: &Shell, dist: &Path) -> Result<()> {
     ensure!(text.lines().filter(|l| l.starts_with("valid: ")).count() == 6, "the validator did not report 6 valid SBOMs:\n{text}");
 
     // Control: a broken copy is rejected.
-    let dir = crate::checks::tempdir("sbom")?;
+    let dir = crate::files::tempdir("sbom")?;
     let broken = dir.join("broken.cdx.json");
     let original = std::fs::read_to_string(&sboms[0])?;
     std::fs::write(&broken, original.replacen("\"specVersion\"", "\"notAField\": 1,\n  \"specVersion\"", 1))?;

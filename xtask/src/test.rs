@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> Result<()> {
     report.check("reproducible: a second build of all six artifacts is byte-identical", || checks::reproducible(&built))?;
     // The repositories of those packages, fresh (not target/repo, which
     // accumulates releases), read back by apt's, rpm's and dnf's own tools.
-    let repo = crate::checks::tempdir("repo")?;
+    let repo = crate::files::tempdir("repo")?;
     report.check("cargo xtask repo: signed APT and yum repositories of the real packages", || {
         let out = repo.strip_prefix(crate::root())?.to_owned();
         crate::repo::run(&crate::repo::Args { out, ..Default::default() }).map(|_| ())
@@ -165,26 +165,17 @@ fn is_shell(name: &str, text: &str) -> bool {
 /// `target`, `node_modules` and `.git`; links are not followed.
 fn shell_scripts(root: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
-    let mut todo = vec![root.to_owned()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let e = e?;
-            let (path, kind) = (e.path(), e.file_type()?);
-            let name = e.file_name().to_string_lossy().into_owned();
-            if kind.is_dir() {
-                if !matches!(name.as_str(), "target" | "node_modules" | ".git") {
-                    todo.push(path);
-                }
-            } else if kind.is_file() {
-                let mut head = [0u8; 256];
-                let n = std::io::Read::read(&mut std::fs::File::open(&path)?, &mut head)?;
-                if is_shell(&name, &String::from_utf8_lossy(&head[..n])) {
-                    found.push(path.strip_prefix(root)?.to_owned());
-                }
-            }
+    for path in crate::files::walk(root, &["target", "node_modules", ".git"])? {
+        if !std::fs::symlink_metadata(&path)?.is_file() {
+            continue;
+        }
+        let mut head = [0u8; 256];
+        let n = std::io::Read::read(&mut std::fs::File::open(&path)?, &mut head)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if is_shell(&name, &String::from_utf8_lossy(&head[..n])) {
+            found.push(path.strip_prefix(root)?.to_owned());
         }
     }
-    found.sort();
     Ok(found)
 }
 
