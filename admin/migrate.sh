@@ -3,6 +3,7 @@
 # command of each, which runs as root and sets before the include:
 #   $user $group $state $records $node $json5   the service and its contract
 #   $service            how messages name the system service
+#   $service_log        the command that shows the system service's log
 #   $person_service     the name of the person's upstream service (unit, label)
 #   $tmp_base           a root-only directory for the copy (a tmpfs)
 #   $chown              where the system keeps chown
@@ -269,7 +270,7 @@ tries=0
 until service_healthy; do
     tries=$((tries + 1))
     if [ "$tries" -ge 20 ]; then
-        say "$service gives no health answer yet: sudo clawdbot gateway status"
+        say "$service gives no health answer yet: sudo clawdbot gateway status; $service_log"
         exit 1
     fi
     /bin/sleep 2

@@ -26,6 +26,7 @@ node='@NODE@'
 json5='@APP@/node_modules/json5'
 label='@LABEL@'
 service="the LaunchDaemon system/$label"
+service_log="sudo tail @LOG_DIR@/gateway.err.log"
 person_service="the LaunchAgent $label"
 tmp_base=/var/run
 chown=/usr/sbin/chown

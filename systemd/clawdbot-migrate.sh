@@ -22,6 +22,7 @@ user='@USER@'
 group='@GROUP@'
 unit='@UNIT@'
 service="the system service $unit"
+service_log="sudo journalctl -u $unit"
 state='@STATE_DIR@'
 records='@CONFIG_DIR@/migrations'
 node='@NODE@'

@@ -78,10 +78,12 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     let t = Instant::now();
     let build = |target: Target, format: Format, payload: &pkg::payload::Payload| -> Result<PathBuf> {
         let writer = format.writer();
-        let (name, stage) = (writer.file_name(&manifest, target)?, writer.stage(&manifest, payload, &templates)?);
+        let name = writer.file_name(&manifest, target)?;
+        // Every error names the artifact it stopped.
+        let stage = writer.stage(&manifest, payload, &templates).with_context(|| format!("staging {name}"))?;
         eprintln!("==> {name}: {} entries, {} MiB to compress", stage.len(), stage.file_bytes() >> 20);
         let t = Instant::now();
-        let path = writer.write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref())?;
+        let path = writer.write(&manifest, target, &stage, &templates, &opts, &out, signer.as_ref()).with_context(|| format!("writing {name}"))?;
         let size = std::fs::metadata(&path)?.len();
         eprintln!("    {name}: {:.1} MiB in {:.1} s", size as f64 / 1048576.0, t.elapsed().as_secs_f64());
         // Its bill of materials, from the same staged tree.
@@ -95,7 +97,8 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
             lockfile: &root.join(&manifest.payload.npm_dir).join("package-lock.json"),
             artifact: &path,
             time: opts.mtime,
-        })?;
+        })
+        .with_context(|| format!("the bill of materials of {name}"))?;
         let sbom_path = out.join(pkg::sbom::file_name(&name));
         let tmp = out.join(format!(".{}.tmp", pkg::sbom::file_name(&name)));
         std::fs::write(&tmp, sbom).and_then(|()| std::fs::rename(&tmp, &sbom_path)).with_context(|| format!("writing {}", sbom_path.display()))?;

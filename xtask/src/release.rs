@@ -56,12 +56,7 @@ pub struct Release {
 
 pub fn run(args: &Args) -> Result<Release> {
     let root = crate::root();
-    let mut key_paths = args.signing_keys.clone();
-    if key_paths.is_empty() {
-        if let Some(v) = std::env::var_os("CLAWDBOT_SIGNING_KEYS").filter(|v| !v.is_empty()) {
-            key_paths = std::env::split_paths(&v).collect();
-        }
-    }
+    let mut key_paths = crate::repo::key_paths(&args.signing_keys);
     if key_paths.is_empty() {
         if !args.dry_run {
             bail!("a release needs a signing key: --signing-key KEY.asc or CLAWDBOT_SIGNING_KEYS (or --dry-run, which signs with a throw-away key)");

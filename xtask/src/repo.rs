@@ -102,15 +102,19 @@ pub fn verify(repo: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The keys that sign: those given, else $CLAWDBOT_SIGNING_KEYS, else the testing
-/// key (made on first use, with a loud notice each time it is used).
-pub fn signing_keys(given: &[PathBuf]) -> Result<Keys> {
-    let mut paths: Vec<PathBuf> = given.to_vec();
-    if paths.is_empty() {
-        if let Some(v) = std::env::var_os("CLAWDBOT_SIGNING_KEYS").filter(|v| !v.is_empty()) {
-            paths = std::env::split_paths(&v).collect();
-        }
+/// The signing keys' files: those given, else $CLAWDBOT_SIGNING_KEYS (separated
+/// by ':'); none when neither names one.
+pub fn key_paths(given: &[PathBuf]) -> Vec<PathBuf> {
+    if !given.is_empty() {
+        return given.to_vec();
     }
+    std::env::var_os("CLAWDBOT_SIGNING_KEYS").filter(|v| !v.is_empty()).map(|v| std::env::split_paths(&v).collect()).unwrap_or_default()
+}
+
+/// The keys that sign: those of [`key_paths`], else the testing key (made on
+/// first use, with a loud notice each time it is used).
+pub fn signing_keys(given: &[PathBuf]) -> Result<Keys> {
+    let mut paths = key_paths(given);
     if paths.is_empty() {
         paths.push(testing_key()?);
     }
