@@ -22,45 +22,6 @@ use crate::{BuildOptions, Error};
 /// The maintainer scripts and lintian's overrides, besides [`linux::TEMPLATES`].
 pub const TEMPLATES: &[&str] = &["debian/preinst", "debian/postinst", "debian/prerm", "debian/postrm", "debian/lintian-overrides"];
 
-/// The `.deb` format.
-pub struct Deb;
-
-impl crate::format::Writer for Deb {
-    fn templates(&self) -> Vec<&'static str> {
-        [linux::TEMPLATES, TEMPLATES].concat()
-    }
-    fn vars(&self, m: &Manifest) -> Result<crate::template::Vars, Error> {
-        linux::vars(m)
-    }
-    fn supports(&self, target: Target) -> bool {
-        target.is_linux()
-    }
-    fn file_name(&self, m: &Manifest, target: Target) -> Result<String, Error> {
-        Ok(file_name(m, target))
-    }
-    fn purl(&self, m: &Manifest, target: Target) -> String {
-        format!("pkg:deb/{}@{}?arch={}", m.package.name, m.deb_version(), target.deb_arch())
-    }
-    fn app_dir(&self, m: &Manifest) -> Result<String, Error> {
-        Ok(linux::Paths::new(m).app)
-    }
-    fn stage(&self, m: &Manifest, payload: &crate::payload::Payload, templates: &Templates) -> Result<Stage, Error> {
-        linux::stage(m, linux::Flavor::Deb, payload, templates)
-    }
-    fn write(
-        &self,
-        m: &Manifest,
-        target: Target,
-        stage: &Stage,
-        templates: &Templates,
-        opts: &BuildOptions,
-        out_dir: &Path,
-        _signer: Option<&crate::rpm::Signer>,
-    ) -> Result<PathBuf, Error> {
-        write(m, target, stage, templates, opts, out_dir)
-    }
-}
-
 pub fn file_name(m: &Manifest, target: Target) -> String {
     format!("{}_{}_{}.deb", m.package.name, m.deb_version(), target.deb_arch())
 }

@@ -1,6 +1,8 @@
 //! The one interface every package format implements. A format is its own
 //! module (its templates, their values, what it stages, its file name, its
-//! writer) and one arm of [`Format::writer`]; nothing else names it. The
+//! writer) and one arm of [`Format::writer`]; nothing else names it. The two
+//! Linux formats share one implementation (`linux::Flavor`), which takes each
+//! one's templates, file name and writer from its module (`deb`, `rpm`). The
 //! renderer ([`crate::template`]) and the staged tree ([`crate::stage`]) know no
 //! format.
 
@@ -50,8 +52,8 @@ impl Format {
     /// The format's implementation: the one place that maps a format to its module.
     pub fn writer(self) -> &'static dyn Writer {
         match self {
-            Format::Deb => &crate::deb::Deb,
-            Format::Rpm => &crate::rpm::Rpm,
+            Format::Deb => &crate::linux::Flavor::Deb,
+            Format::Rpm => &crate::linux::Flavor::Rpm,
             Format::Pkg => &crate::macos::Pkg,
         }
     }

@@ -8,6 +8,7 @@
 use crate::manifest::Manifest;
 use crate::payload::{Payload, SEED_STAMP};
 use crate::stage::Stage;
+use crate::target::Target;
 use crate::template::Vars;
 use crate::Error;
 
@@ -47,6 +48,57 @@ impl Flavor {
         match self {
             Flavor::Deb => "/lib/systemd/system",
             Flavor::Rpm => "/usr/lib/systemd/system",
+        }
+    }
+}
+
+/// The two Linux formats share everything but their own templates, file name,
+/// package URL and writer.
+impl crate::format::Writer for Flavor {
+    fn templates(&self) -> Vec<&'static str> {
+        let own = match self {
+            Flavor::Deb => crate::deb::TEMPLATES,
+            Flavor::Rpm => crate::rpm::TEMPLATES,
+        };
+        [TEMPLATES, own].concat()
+    }
+    fn vars(&self, m: &Manifest) -> Result<Vars, Error> {
+        vars(m)
+    }
+    fn supports(&self, target: Target) -> bool {
+        target.is_linux()
+    }
+    fn file_name(&self, m: &Manifest, target: Target) -> Result<String, Error> {
+        Ok(match self {
+            Flavor::Deb => crate::deb::file_name(m, target),
+            Flavor::Rpm => crate::rpm::file_name(m, target),
+        })
+    }
+    fn purl(&self, m: &Manifest, target: Target) -> String {
+        match self {
+            Flavor::Deb => format!("pkg:deb/{}@{}?arch={}", m.package.name, m.deb_version(), target.deb_arch()),
+            Flavor::Rpm => format!("pkg:rpm/{}@{}-{}?arch={}", m.package.name, m.upstream_version().distro(), m.package.revision, target.rpm_arch()),
+        }
+    }
+    fn app_dir(&self, m: &Manifest) -> Result<String, Error> {
+        Ok(Paths::new(m).app)
+    }
+    fn stage(&self, m: &Manifest, payload: &Payload, templates: &Templates) -> Result<Stage, Error> {
+        stage(m, *self, payload, templates)
+    }
+    fn write(
+        &self,
+        m: &Manifest,
+        target: Target,
+        stage: &Stage,
+        templates: &Templates,
+        opts: &crate::BuildOptions,
+        out_dir: &std::path::Path,
+        signer: Option<&crate::rpm::Signer>,
+    ) -> Result<std::path::PathBuf, Error> {
+        match self {
+            Flavor::Deb => crate::deb::write(m, target, stage, templates, opts, out_dir),
+            Flavor::Rpm => crate::rpm::write(m, target, stage, templates, opts, out_dir, signer),
         }
     }
 }

@@ -56,45 +56,6 @@ pub const SCRIPTS: [&str; 4] = ["rpm/pre", "rpm/post", "rpm/preun", "rpm/postun"
 /// The scriptlets and rpmlint's filters, besides [`linux::TEMPLATES`].
 pub const TEMPLATES: &[&str] = &["rpm/pre", "rpm/post", "rpm/preun", "rpm/postun", "rpm/rpmlintrc"];
 
-/// The `.rpm` format.
-pub struct Rpm;
-
-impl crate::format::Writer for Rpm {
-    fn templates(&self) -> Vec<&'static str> {
-        [linux::TEMPLATES, TEMPLATES].concat()
-    }
-    fn vars(&self, m: &Manifest) -> Result<crate::template::Vars, Error> {
-        linux::vars(m)
-    }
-    fn supports(&self, target: Target) -> bool {
-        target.is_linux()
-    }
-    fn file_name(&self, m: &Manifest, target: Target) -> Result<String, Error> {
-        Ok(file_name(m, target))
-    }
-    fn purl(&self, m: &Manifest, target: Target) -> String {
-        format!("pkg:rpm/{}@{}-{}?arch={}", m.package.name, m.upstream_version().distro(), m.package.revision, target.rpm_arch())
-    }
-    fn app_dir(&self, m: &Manifest) -> Result<String, Error> {
-        Ok(linux::Paths::new(m).app)
-    }
-    fn stage(&self, m: &Manifest, payload: &crate::payload::Payload, templates: &Templates) -> Result<Stage, Error> {
-        linux::stage(m, linux::Flavor::Rpm, payload, templates)
-    }
-    fn write(
-        &self,
-        m: &Manifest,
-        target: Target,
-        stage: &Stage,
-        templates: &Templates,
-        opts: &BuildOptions,
-        out_dir: &Path,
-        signer: Option<&Signer>,
-    ) -> Result<PathBuf, Error> {
-        write(m, target, stage, templates, opts, out_dir, signer)
-    }
-}
-
 pub fn file_name(m: &Manifest, target: Target) -> String {
     format!("{}-{}-{}.{}.rpm", m.package.name, version(m), m.package.revision, target.rpm_arch())
 }
