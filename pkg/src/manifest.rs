@@ -263,159 +263,19 @@ impl Manifest {
 
     /// Checks every value and keeps the parsed form of those that have one.
     fn validate(&mut self) -> Result<(), (String, String)> {
-        self.package.upstream = UpstreamVersion::parse(&self.package.version)
-            .ok_or_else(|| bad("package.version", "must look like an npm version: MAJOR.MINOR.PATCH with an optional -SUFFIX of letters, digits and dots"))?;
-        for (name, rt) in &mut self.payload.node.targets {
-            rt.sha512 = sri_sha512(&rt.integrity)
-                .ok_or_else(|| bad(&format!("payload.node.targets.{name}.integrity"), "must be 'sha512-' followed by the base64 of a 64-byte digest"))?;
-        }
-        let p = &self.package;
-        check("package.name", &p.name, is_package_name, "must be lower-case letters, digits, '+', '-', '.', starting with a letter or digit")?;
-        if p.revision == 0 {
-            return Err(bad("package.revision", "must be 1 or more"));
-        }
-        for (key, value) in
-            [("package.summary", &p.summary), ("package.description", &p.description), ("package.copyright", &p.copyright), ("package.license", &p.license)]
-        {
-            if value.trim().is_empty() {
-                return Err(bad(key, "must not be empty"));
-            }
-        }
-        if p.summary.len() > 80 || p.summary.contains('\n') {
-            return Err(bad("package.summary", "must be one line of at most 80 characters"));
-        }
-        check("package.license", &p.license, |l| l == "MIT", "is not supported: the packages carry the MIT licence text only")?;
-        check("package.maintainer", &p.maintainer, is_maintainer, "must be 'Name <address@domain>'")?;
-        check("package.homepage", &p.homepage, |h| h.starts_with("https://") && !h.contains(char::is_whitespace), "must be an https:// URL")?;
-
-        let entry = &self.payload.entry;
-        check("payload.entry", entry, is_relative_clean, "must be a relative path without '..'")?;
-        check("payload.npm_dir", &self.payload.npm_dir.to_string_lossy(), is_relative_clean, "must be a relative path without '..'")?;
-        let prune = &self.payload.prune;
-        for (list, items) in [("names", &prune.names), ("suffixes", &prune.suffixes), ("dirs", &prune.dirs)] {
-            for (i, name) in items.iter().enumerate() {
-                check(
-                    &format!("payload.prune.{list}[{i}]"),
-                    name,
-                    |n| !n.contains('/') && is_relative_clean(n.trim_start_matches('.')),
-                    "must be a plain file name (or ending)",
-                )?;
-            }
-        }
-        for (i, path) in prune.keep.iter().enumerate() {
-            check(&format!("payload.prune.keep[{i}]"), path, is_relative_clean, "must be a relative path without '..'")?;
-        }
-        for (name, rt) in &self.payload.node.targets {
-            let key = format!("payload.node.targets.{name}");
-            if name.parse::<Target>().is_err() {
-                return Err((key, format!("unknown target '{name}' (known: {})", Target::ALL.map(|t| t.name()).join(", "))));
-            }
-            check(&format!("{key}.package"), &rt.package, is_package_name, "must be an npm package name")?;
-            check(&format!("{key}.version"), &rt.version, |v| UpstreamVersion::parse(v).is_some(), "must be a version such as 22.23.3")?;
-        }
-
-        let s = &self.service;
-        check("service.unit", &s.unit, |u| u.ends_with(".service") && is_word(u.trim_end_matches(".service")), "must be NAME.service")?;
-        check("service.launchd_label", &s.launchd_label, is_word, "must be letters, digits, '.', '-', '_'")?;
-        check(
-            "service.description",
-            &s.description,
-            |d| !d.trim().is_empty() && !d.contains(['\n', '"', '\'', '$', '%', '\\']),
-            "must be one line without quotes, '$', '%' or '\\'",
-        )?;
-        if s.port == 0 {
-            return Err(bad("service.port", "must be 1-65535"));
-        }
-        check("service.shell", &s.shell, is_abs_clean, "must be an absolute path")?;
-
-        let l = &self.linux;
-        for (key, value) in [
-            ("linux.prefix", &l.prefix),
-            ("linux.bin", &l.bin),
-            ("linux.state_dir", &l.state_dir),
-            ("linux.cache_dir", &l.cache_dir),
-            ("linux.config_dir", &l.config_dir),
-        ] {
-            check(key, value, is_abs_clean, "must be an absolute path of letters, digits, '/', '.', '_', '-' without '..' or a trailing '/'")?;
-            if value.matches('/').count() < 2 {
-                return Err(bad(key, "must be at least two levels below /"));
-            }
-        }
-        check("linux.state_dir", &l.state_dir, |d| d.starts_with("/var/lib/"), "must be below /var/lib (it is the unit's StateDirectory=)")?;
-        check("linux.cache_dir", &l.cache_dir, |d| d.starts_with("/var/cache/"), "must be below /var/cache (it is the unit's CacheDirectory=)")?;
-        check("linux.user", &l.user, is_user_name, "must be a system account name: lower-case letters, digits, '_', '-', at most 32")?;
-        check("linux.group", &l.group, is_user_name, "must be a system group name: lower-case letters, digits, '_', '-', at most 32")?;
-        let lim = &l.limits;
-        for (key, value, min) in [("linux.limits.memory_max", &lim.memory_max, 256 << 20), ("linux.limits.log_max", &lim.log_max, 1 << 20)] {
-            match parse_size(value) {
-                Some(bytes) if bytes >= min => {}
-                _ => return Err(bad(key, &format!("must be a size such as 512M or 2G, at least {} MiB", min >> 20))),
-            }
-        }
-        if lim.tasks_max < 64 {
-            return Err(bad("linux.limits.tasks_max", "must be at least 64 (Node.js alone runs about a dozen threads)"));
-        }
-        if lim.files_max < 1024 {
-            return Err(bad("linux.limits.files_max", "must be at least 1024"));
-        }
-
-        check("deb.section", &self.deb.section, is_word, "must be a Debian section name")?;
-        check(
-            "deb.priority",
-            &self.deb.priority,
-            |p| ["required", "important", "standard", "optional"].contains(&p),
-            "must be required, important, standard or optional",
-        )?;
-        for (i, dep) in self.deb.depends.iter().enumerate() {
-            check(
-                &format!("deb.depends[{i}]"),
-                dep,
-                |d| !d.trim().is_empty() && !d.contains([',', '\n']),
-                "must be one dependency (alternatives with '|'), without ','",
-            )?;
-        }
-        self.deb.compression.check("deb.compression", &[Compressor::Xz])?;
+        // The parsed forms first: a bad version or integrity is reported before any other value.
+        self.package.parse_version()?;
+        self.payload.decode_integrity()?;
+        self.package.validate()?;
+        self.payload.validate()?;
+        self.service.validate()?;
+        self.linux.validate()?;
+        self.deb.validate()?;
         if let Some(rpm) = &self.rpm {
-            rpm.compression.check("rpm.compression", &[Compressor::Xz, Compressor::Zstd])?;
-            check("rpm.group", &rpm.group, |g| !g.trim().is_empty() && !g.contains('\n'), "must be one line")?;
-            for (i, req) in rpm.requires.iter().enumerate() {
-                check(&format!("rpm.requires[{i}]"), req, is_rpm_requirement, "must be one requirement: NAME or NAME OP VERSION with OP one of < <= = >= >")?;
-            }
+            rpm.validate()?;
         }
         if let Some(mac) = &self.macos {
-            for (key, value) in [("macos.prefix", &mac.prefix), ("macos.bin", &mac.bin), ("macos.state_dir", &mac.state_dir), ("macos.shell", &mac.shell)] {
-                check(key, value, is_abs_clean, "must be an absolute path of letters, digits, '/', '.', '_', '-' without '..' or a trailing '/'")?;
-            }
-            for (key, value) in [("macos.prefix", &mac.prefix), ("macos.bin", &mac.bin), ("macos.state_dir", &mac.state_dir)] {
-                if value.matches('/').count() < 2 {
-                    return Err(bad(key, "must be at least two levels below /"));
-                }
-            }
-            if mac.state_dir.starts_with(&format!("{}/", mac.prefix)) || mac.state_dir == mac.prefix {
-                return Err(bad("macos.state_dir", "must not be inside macos.prefix (the uninstaller removes the prefix, the state is kept)"));
-            }
-            check(
-                "macos.user",
-                &mac.user,
-                |u| is_user_name(u) && u.starts_with('_'),
-                "must be a daemon account name: '_' then lower-case letters, digits, '_', '-', at most 32",
-            )?;
-            check("macos.group", &mac.group, |g| is_user_name(g) && g.starts_with('_'), "must be a daemon group name starting with '_'")?;
-            check(
-                "macos.identifier",
-                &mac.identifier,
-                |i| i.split('.').count() >= 3 && i.split('.').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')),
-                "must be a reverse-DNS identifier such as com.example.package",
-            )?;
-            check(
-                "macos.minimum_os",
-                &mac.minimum_os,
-                |v| {
-                    let parts: Vec<&str> = v.split('.').collect();
-                    (2..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
-                },
-                "must be a macOS version such as 11.0",
-            )?;
+            mac.validate()?;
         }
         Ok(())
     }
@@ -441,6 +301,227 @@ impl Manifest {
     /// The Debian version: `UPSTREAM-REVISION`, see [`UpstreamVersion::distro`].
     pub fn deb_version(&self) -> String {
         format!("{}-{}", self.upstream_version().distro(), self.package.revision)
+    }
+}
+
+impl Package {
+    /// Parses [`Package::version`] into [`Package::upstream`].
+    fn parse_version(&mut self) -> Result<(), (String, String)> {
+        self.upstream = UpstreamVersion::parse(&self.version)
+            .ok_or_else(|| bad("package.version", "must look like an npm version: MAJOR.MINOR.PATCH with an optional -SUFFIX of letters, digits and dots"))?;
+        Ok(())
+    }
+
+    /// Checks the `[package]` values other than the version.
+    fn validate(&self) -> Result<(), (String, String)> {
+        check("package.name", &self.name, is_package_name, "must be lower-case letters, digits, '+', '-', '.', starting with a letter or digit")?;
+        if self.revision == 0 {
+            return Err(bad("package.revision", "must be 1 or more"));
+        }
+        for (key, value) in [
+            ("package.summary", &self.summary),
+            ("package.description", &self.description),
+            ("package.copyright", &self.copyright),
+            ("package.license", &self.license),
+        ] {
+            if value.trim().is_empty() {
+                return Err(bad(key, "must not be empty"));
+            }
+        }
+        if self.summary.len() > 80 || self.summary.contains('\n') {
+            return Err(bad("package.summary", "must be one line of at most 80 characters"));
+        }
+        check("package.license", &self.license, |l| l == "MIT", "is not supported: the packages carry the MIT licence text only")?;
+        check("package.maintainer", &self.maintainer, is_maintainer, "must be 'Name <address@domain>'")?;
+        check("package.homepage", &self.homepage, |h| h.starts_with("https://") && !h.contains(char::is_whitespace), "must be an https:// URL")?;
+        Ok(())
+    }
+}
+
+impl Payload {
+    /// Decodes each node target's integrity into [`NodeRuntime::sha512`].
+    fn decode_integrity(&mut self) -> Result<(), (String, String)> {
+        for (name, rt) in &mut self.node.targets {
+            rt.sha512 = sri_sha512(&rt.integrity)
+                .ok_or_else(|| bad(&format!("payload.node.targets.{name}.integrity"), "must be 'sha512-' followed by the base64 of a 64-byte digest"))?;
+        }
+        Ok(())
+    }
+
+    /// Checks the `[payload]` paths, its prune lists and its node targets.
+    fn validate(&self) -> Result<(), (String, String)> {
+        check("payload.entry", &self.entry, is_relative_clean, "must be a relative path without '..'")?;
+        check("payload.npm_dir", &self.npm_dir.to_string_lossy(), is_relative_clean, "must be a relative path without '..'")?;
+        self.prune.validate()?;
+        self.node.validate()
+    }
+}
+
+impl Prune {
+    /// Checks `[payload.prune]`: plain names in the lists, clean relative paths in `keep`.
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (list, items) in [("names", &self.names), ("suffixes", &self.suffixes), ("dirs", &self.dirs)] {
+            for (i, name) in items.iter().enumerate() {
+                check(
+                    &format!("payload.prune.{list}[{i}]"),
+                    name,
+                    |n| !n.contains('/') && is_relative_clean(n.trim_start_matches('.')),
+                    "must be a plain file name (or ending)",
+                )?;
+            }
+        }
+        for (i, path) in self.keep.iter().enumerate() {
+            check(&format!("payload.prune.keep[{i}]"), path, is_relative_clean, "must be a relative path without '..'")?;
+        }
+        Ok(())
+    }
+}
+
+impl Node {
+    /// Checks each `[payload.node.targets.*]`: a known target, an npm package name and a version.
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (name, rt) in &self.targets {
+            let key = format!("payload.node.targets.{name}");
+            if name.parse::<Target>().is_err() {
+                return Err((key, format!("unknown target '{name}' (known: {})", Target::ALL.map(|t| t.name()).join(", "))));
+            }
+            check(&format!("{key}.package"), &rt.package, is_package_name, "must be an npm package name")?;
+            check(&format!("{key}.version"), &rt.version, |v| UpstreamVersion::parse(v).is_some(), "must be a version such as 22.23.3")?;
+        }
+        Ok(())
+    }
+}
+
+impl Service {
+    /// Checks the `[service]` names, port and shell.
+    fn validate(&self) -> Result<(), (String, String)> {
+        check("service.unit", &self.unit, |u| u.ends_with(".service") && is_word(u.trim_end_matches(".service")), "must be NAME.service")?;
+        check("service.launchd_label", &self.launchd_label, is_word, "must be letters, digits, '.', '-', '_'")?;
+        check(
+            "service.description",
+            &self.description,
+            |d| !d.trim().is_empty() && !d.contains(['\n', '"', '\'', '$', '%', '\\']),
+            "must be one line without quotes, '$', '%' or '\\'",
+        )?;
+        if self.port == 0 {
+            return Err(bad("service.port", "must be 1-65535"));
+        }
+        check("service.shell", &self.shell, is_abs_clean, "must be an absolute path")
+    }
+}
+
+impl Linux {
+    /// Checks the `[linux]` paths and accounts, then its limits.
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (key, value) in [
+            ("linux.prefix", &self.prefix),
+            ("linux.bin", &self.bin),
+            ("linux.state_dir", &self.state_dir),
+            ("linux.cache_dir", &self.cache_dir),
+            ("linux.config_dir", &self.config_dir),
+        ] {
+            check(key, value, is_abs_clean, "must be an absolute path of letters, digits, '/', '.', '_', '-' without '..' or a trailing '/'")?;
+            if value.matches('/').count() < 2 {
+                return Err(bad(key, "must be at least two levels below /"));
+            }
+        }
+        check("linux.state_dir", &self.state_dir, |d| d.starts_with("/var/lib/"), "must be below /var/lib (it is the unit's StateDirectory=)")?;
+        check("linux.cache_dir", &self.cache_dir, |d| d.starts_with("/var/cache/"), "must be below /var/cache (it is the unit's CacheDirectory=)")?;
+        check("linux.user", &self.user, is_user_name, "must be a system account name: lower-case letters, digits, '_', '-', at most 32")?;
+        check("linux.group", &self.group, is_user_name, "must be a system group name: lower-case letters, digits, '_', '-', at most 32")?;
+        self.limits.validate()
+    }
+}
+
+impl Limits {
+    /// Checks `[linux.limits]` against the least the gateway runs with.
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (key, value, min) in [("linux.limits.memory_max", &self.memory_max, 256 << 20), ("linux.limits.log_max", &self.log_max, 1 << 20)] {
+            match parse_size(value) {
+                Some(bytes) if bytes >= min => {}
+                _ => return Err(bad(key, &format!("must be a size such as 512M or 2G, at least {} MiB", min >> 20))),
+            }
+        }
+        if self.tasks_max < 64 {
+            return Err(bad("linux.limits.tasks_max", "must be at least 64 (Node.js alone runs about a dozen threads)"));
+        }
+        if self.files_max < 1024 {
+            return Err(bad("linux.limits.files_max", "must be at least 1024"));
+        }
+        Ok(())
+    }
+}
+
+impl Deb {
+    /// Checks the `[deb]` section, priority, dependencies and compression.
+    fn validate(&self) -> Result<(), (String, String)> {
+        check("deb.section", &self.section, is_word, "must be a Debian section name")?;
+        check(
+            "deb.priority",
+            &self.priority,
+            |p| ["required", "important", "standard", "optional"].contains(&p),
+            "must be required, important, standard or optional",
+        )?;
+        for (i, dep) in self.depends.iter().enumerate() {
+            check(
+                &format!("deb.depends[{i}]"),
+                dep,
+                |d| !d.trim().is_empty() && !d.contains([',', '\n']),
+                "must be one dependency (alternatives with '|'), without ','",
+            )?;
+        }
+        self.compression.check("deb.compression", &[Compressor::Xz])
+    }
+}
+
+impl Rpm {
+    /// Checks the `[rpm]` compression, group and requirements.
+    fn validate(&self) -> Result<(), (String, String)> {
+        self.compression.check("rpm.compression", &[Compressor::Xz, Compressor::Zstd])?;
+        check("rpm.group", &self.group, |g| !g.trim().is_empty() && !g.contains('\n'), "must be one line")?;
+        for (i, req) in self.requires.iter().enumerate() {
+            check(&format!("rpm.requires[{i}]"), req, is_rpm_requirement, "must be one requirement: NAME or NAME OP VERSION with OP one of < <= = >= >")?;
+        }
+        Ok(())
+    }
+}
+
+impl Macos {
+    /// Checks the `[macos]` paths, daemon account, identifier and minimum OS.
+    fn validate(&self) -> Result<(), (String, String)> {
+        for (key, value) in [("macos.prefix", &self.prefix), ("macos.bin", &self.bin), ("macos.state_dir", &self.state_dir), ("macos.shell", &self.shell)] {
+            check(key, value, is_abs_clean, "must be an absolute path of letters, digits, '/', '.', '_', '-' without '..' or a trailing '/'")?;
+        }
+        for (key, value) in [("macos.prefix", &self.prefix), ("macos.bin", &self.bin), ("macos.state_dir", &self.state_dir)] {
+            if value.matches('/').count() < 2 {
+                return Err(bad(key, "must be at least two levels below /"));
+            }
+        }
+        if self.state_dir.starts_with(&format!("{}/", self.prefix)) || self.state_dir == self.prefix {
+            return Err(bad("macos.state_dir", "must not be inside macos.prefix (the uninstaller removes the prefix, the state is kept)"));
+        }
+        check(
+            "macos.user",
+            &self.user,
+            |u| is_user_name(u) && u.starts_with('_'),
+            "must be a daemon account name: '_' then lower-case letters, digits, '_', '-', at most 32",
+        )?;
+        check("macos.group", &self.group, |g| is_user_name(g) && g.starts_with('_'), "must be a daemon group name starting with '_'")?;
+        check(
+            "macos.identifier",
+            &self.identifier,
+            |i| i.split('.').count() >= 3 && i.split('.').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')),
+            "must be a reverse-DNS identifier such as com.example.package",
+        )?;
+        check(
+            "macos.minimum_os",
+            &self.minimum_os,
+            |v| {
+                let parts: Vec<&str> = v.split('.').collect();
+                (2..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+            },
+            "must be a macOS version such as 11.0",
+        )
     }
 }
 
