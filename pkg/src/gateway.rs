@@ -96,7 +96,7 @@ impl Runtime {
 fn plain(var: &Var) -> Result<&str, Error> {
     let bad = |c: char| c.is_whitespace() || c.is_control() || "'\"$%\\&<>`;".contains(c);
     if var.value.is_empty() || var.value.contains(bad) {
-        return Err(Error::Stage(format!("the gateway's {} {:?} cannot be written into a unit, a plist and a shell script as it is", var.name, var.value)));
+        return Err(Error::Value(format!("the gateway's {} {:?} cannot be written into a unit, a plist and a shell script as it is", var.name, var.value)));
     }
     Ok(&var.value)
 }
@@ -134,6 +134,9 @@ pub fn plist_entries(env: &[Var], indent: usize) -> Result<String, Error> {
     let pad = " ".repeat(indent);
     let mut out = Vec::new();
     for var in env {
+        if var.why.contains("--") {
+            return Err(Error::Value(format!("the reason given for the gateway's {} holds \"--\", which ends an XML comment", var.name)));
+        }
         if !var.why.is_empty() {
             let mut lines = Vec::new();
             comment(&format!("{pad}    "), var.why, &mut lines);
@@ -195,6 +198,9 @@ mod tests {
             assert!(e.contains("HOME") && e.contains(state), "{e}");
             assert!(plist_entries(&env, 0).is_err() && env_words(&env, 0).is_err() && env_args(&env).is_err());
         }
+        let mut env = runtime().environment();
+        env[0].why = "an --option";
+        assert!(plist_entries(&env, 0).unwrap_err().to_string().contains("ends an XML comment"));
     }
 
     #[test]

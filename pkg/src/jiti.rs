@@ -98,7 +98,7 @@ pub fn check(cache: &Path, stage: &Stage, app: &str, stamp: &str) -> Result<Chec
     let mut bytes = 0;
     for name in &names {
         let file = cache.join(name);
-        let bad = |why: String| Error::Stage(format!("transpile cache entry {}: {why}", file.display()));
+        let bad = |why: String| Error::input(&file, format!("transpile cache entry: {why}"));
         let (prefixes, hash) = parse(name).ok_or_else(|| bad("not named as jiti names its entries".into()))?;
         let (path, source) = prefixes
             .iter()
@@ -129,7 +129,7 @@ pub fn check(cache: &Path, stage: &Stage, app: &str, stamp: &str) -> Result<Chec
 /// after [`check`] has proved that every entry serves the app staged at `app`.
 pub fn add_seed(s: &mut Stage, cache: &Path, app: &str, seed_dir: &str, stamp: &str) -> Result<Checked, Error> {
     if !cache.join(stamp).is_file() {
-        return Err(Error::Stage(format!("the transpile cache in {} has no {stamp} file", cache.display())));
+        return Err(Error::input(cache, format!("the transpile cache has no {stamp} file")));
     }
     let checked = check(cache, s, app, stamp)?;
     s.add_tree(seed_dir, cache)?;

@@ -48,7 +48,8 @@ pub fn npm_packages(stage: &Stage, app: &str) -> Result<Vec<NpmPackage>, Error> 
             Source::Disk(p) => std::fs::read(p).map_err(|e| Error::io(p, e))?,
             Source::Bytes(b) => b.clone(),
         };
-        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Stage(format!("{path}: not a valid package.json: {e}")))?;
+        let json: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::input_from(std::path::Path::new(&path), "not a valid package.json", e))?;
         let text = |key: &str| json.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         let license = match json.get("license") {
             Some(serde_json::Value::String(s)) => s.clone(),

@@ -219,7 +219,7 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     s.prune(&p.app, &m.payload.prune);
     match s.get(&p.entry) {
         Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
-        _ => return Err(Error::Stage(format!("the payload in {} has no gateway entry point {}", payload.app.display(), m.payload.entry))),
+        _ => return Err(Error::input(&payload.app, format!("the payload has no gateway entry point {}", m.payload.entry))),
     }
 
     s.add_bytes(&p.setup, render("systemd/clawdbot-setup.sh")?, 0o755)?;

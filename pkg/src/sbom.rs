@@ -56,9 +56,8 @@ pub fn cyclonedx(input: &Input) -> Result<String, Error> {
     let m = input.manifest;
     let (_, sha256, sha512) = crate::write::file_digests(input.artifact)?;
     let lock_text = std::fs::read(input.lockfile).map_err(|e| Error::io(input.lockfile, e))?;
-    let lock: Value =
-        serde_json::from_slice(&lock_text).map_err(|e| Error::Stage(format!("{}: not a valid package-lock.json: {e}", input.lockfile.display())))?;
-    let locked = lock.get("packages").and_then(Value::as_object).ok_or_else(|| Error::Stage(format!("{}: no \"packages\" table", input.lockfile.display())))?;
+    let lock: Value = serde_json::from_slice(&lock_text).map_err(|e| Error::input_from(input.lockfile, "not a valid package-lock.json", e))?;
+    let locked = lock.get("packages").and_then(Value::as_object).ok_or_else(|| Error::input(input.lockfile, "no \"packages\" table"))?;
 
     let version = m.upstream_version().distro();
     let root_purl = input.format.writer().purl(m, input.target);
@@ -83,7 +82,7 @@ pub fn cyclonedx(input: &Input) -> Result<String, Error> {
         refs.push(bom_ref);
         components.push(c);
     }
-    let node = m.payload.node.targets.get(input.target.name()).ok_or_else(|| Error::Stage(format!("no Node.js runtime for {}", input.target)))?;
+    let node = m.payload.node.targets.get(input.target.name()).ok_or_else(|| Error::Value(format!("no Node.js runtime for {}", input.target)))?;
     let mut node_c = json!({
         "type": "application",
         "bom-ref": "nodejs",
@@ -126,7 +125,7 @@ pub fn cyclonedx(input: &Input) -> Result<String, Error> {
         "components": components,
         "dependencies": [{ "ref": root_ref, "dependsOn": refs }],
     });
-    serde_json::to_string_pretty(&doc).map(|s| s + "\n").map_err(|e| Error::Stage(format!("writing the SBOM: {e}")))
+    serde_json::to_string_pretty(&doc).map(|s| s + "\n").map_err(|e| Error::encode("writing the SBOM", e))
 }
 
 /// `pkg:npm/name@version`, the scope's `@` percent-encoded.
@@ -182,7 +181,7 @@ fn iso8601(secs: u64) -> String {
 /// The npm package directories an SBOM lists (its `cdx:npm:package:path`
 /// properties), for comparing with a package's real contents.
 pub fn npm_paths(sbom: &str) -> Result<Vec<String>, Error> {
-    let doc: Value = serde_json::from_str(sbom).map_err(|e| Error::Stage(format!("not JSON: {e}")))?;
+    let doc: Value = serde_json::from_str(sbom).map_err(|e| Error::encode("reading the SBOM", e))?;
     let mut out: BTreeMap<String, ()> = BTreeMap::new();
     for c in doc.get("components").and_then(Value::as_array).into_iter().flatten() {
         for p in c.get("properties").and_then(Value::as_array).into_iter().flatten() {

@@ -110,7 +110,7 @@ impl Stage {
     pub fn add_disk_file(&mut self, path: &str, source: &Path, mode: u32) -> Result<(), Error> {
         let meta = fs::symlink_metadata(source).map_err(|e| Error::io(source, e))?;
         if !meta.is_file() {
-            return Err(Error::Stage(format!("{} is not a regular file", source.display())));
+            return Err(Error::input(source, "not a regular file"));
         }
         self.insert(path, Entry { kind: Kind::File(Source::Disk(source.to_owned())), mode, size: meta.len(), config: false })
     }
@@ -121,7 +121,7 @@ impl Stage {
     pub fn add_tree(&mut self, dest: &str, source: &Path) -> Result<(), Error> {
         let meta = fs::symlink_metadata(source).map_err(|e| Error::io(source, e))?;
         if !meta.is_dir() {
-            return Err(Error::Stage(format!("payload directory {} is missing or not a directory", source.display())));
+            return Err(Error::input(source, "the payload directory is missing or not a directory"));
         }
         self.add_dir(dest, 0o755)?;
         self.walk(dest, dest, source)
@@ -132,7 +132,7 @@ impl Stage {
             fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.map(|r| r.map(|d| d.path())).collect::<Result<_, _>>().map_err(|e| Error::io(dir, e))?;
         children.sort();
         for path in children {
-            let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| Error::Stage(format!("{}: file name is not UTF-8", path.display())))?;
+            let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| Error::input(&path, "file name is not UTF-8"))?;
             let to = format!("{dest}/{name}");
             let meta = fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
             let ft = meta.file_type();
@@ -141,14 +141,14 @@ impl Stage {
                 self.walk(root, &to, &path)?;
             } else if ft.is_symlink() {
                 let target = fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
-                let target = target.to_str().ok_or_else(|| Error::Stage(format!("{}: link target is not UTF-8", path.display())))?;
+                let target = target.to_str().ok_or_else(|| Error::input(&path, "link target is not UTF-8"))?;
                 self.add_symlink_within(root, &to, target)?;
             } else if ft.is_file() {
                 use std::os::unix::fs::PermissionsExt;
                 let mode = if meta.permissions().mode() & 0o111 != 0 && is_program(&path)? { 0o755 } else { 0o644 };
                 self.insert(&to, Entry { kind: Kind::File(Source::Disk(path.clone())), mode, size: meta.len(), config: false })?;
             } else {
-                return Err(Error::Stage(format!("{}: not a file, directory or symbolic link", path.display())));
+                return Err(Error::input(&path, "not a file, directory or symbolic link"));
             }
         }
         Ok(())
@@ -157,7 +157,7 @@ impl Stage {
     /// Adds a relative symbolic link at `path`, refusing targets that leave `root`.
     pub fn add_symlink_within(&mut self, root: &str, path: &str, target: &str) -> Result<(), Error> {
         if target.starts_with('/') {
-            return Err(Error::Stage(format!("{path}: symbolic link to absolute path {target} (only links inside {root} are allowed)")));
+            return Err(Error::layout(path, format!("symbolic link to absolute path {target} (only links inside {root} are allowed)")));
         }
         let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
         let mut resolved: Vec<&str> = parent.split('/').filter(|c| !c.is_empty()).collect();
@@ -172,7 +172,7 @@ impl Stage {
         }
         let resolved = format!("/{}", resolved.join("/"));
         if !(resolved == root || resolved.starts_with(&format!("{root}/"))) {
-            return Err(Error::Stage(format!("{path}: symbolic link to {target} escapes {root}")));
+            return Err(Error::layout(path, format!("symbolic link to {target} escapes {root}")));
         }
         self.insert(path, Entry { kind: Kind::Symlink(target.to_owned()), mode: 0o777, size: target.len() as u64, config: false })
     }
@@ -204,7 +204,7 @@ impl Stage {
     fn insert(&mut self, path: &str, entry: Entry) -> Result<(), Error> {
         check_path(path)?;
         if self.entries.contains_key(path) {
-            return Err(Error::Stage(format!("{path} is staged twice")));
+            return Err(Error::layout(path, "staged twice"));
         }
         // Parents are directories, created implicitly with the usual mode.
         let mut parent = path;
@@ -214,7 +214,7 @@ impl Stage {
             }
             match self.entries.get(p) {
                 Some(Entry { kind: Kind::Dir, .. }) => break,
-                Some(_) => return Err(Error::Stage(format!("{path}: parent {p} is staged as a file"))),
+                Some(_) => return Err(Error::layout(path, format!("parent {p} is staged as a file"))),
                 None => {
                     self.entries.insert(p.to_owned(), Entry { kind: Kind::Dir, mode: 0o755, size: 0, config: false });
                 }
@@ -237,7 +237,7 @@ fn check_path(path: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Stage(format!("install path {path:?} is not an absolute, normalised path inside the staging root")))
+        Err(Error::layout(&format!("{path:?}"), "install path is not an absolute, normalised path inside the staging root"))
     }
 }
 

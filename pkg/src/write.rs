@@ -48,7 +48,7 @@ pub(crate) fn xz_writer<W: Write>(w: W, level: u32, threads: u32) -> Result<libl
         .block_size(24 << 20)
         .check(liblzma::stream::Check::Crc64)
         .encoder()
-        .map_err(|e| Error::Stage(format!("cannot start the xz encoder: {e}")))?;
+        .map_err(|e| Error::encode("starting the xz encoder", e))?;
     Ok(liblzma::write::XzEncoder::new_stream(w, stream))
 }
 
@@ -113,7 +113,7 @@ pub(crate) fn tar_stage<W: Write>(tar: &mut tar::Builder<W>, stage: &Stage, mtim
                 let mut h = header(tar::EntryType::Regular, entry.mode, entry.size, mtime);
                 tar.append_data(&mut h, &name, &mut reader).map_err(|e| Error::io(src, e))?;
                 if reader.count != entry.size {
-                    return Err(Error::Stage(format!("{} changed size while the package was written", src.display())));
+                    return Err(Error::input(src, "changed size while the package was written"));
                 }
                 digest(path, reader.md5.finalize().into());
             }

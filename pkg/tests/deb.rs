@@ -176,7 +176,7 @@ fn a_missing_payload_fails_clearly_and_writes_nothing() {
     let jiti = payload.jiti.clone().unwrap();
     fs::remove_file(jiti.join(pkg::payload::SEED_STAMP)).unwrap();
     let e = build(&payload, &out, 0).unwrap_err().to_string();
-    assert!(e.contains(&format!("the transpile cache in {} has no seed-id file", jiti.display())), "{e}");
+    assert!(e.contains(&format!("{}: the transpile cache has no seed-id file", jiti.display())), "{e}");
     assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
 }
 

@@ -68,10 +68,24 @@ mod tests {
             }
         }
         // pkg knows nothing of xtask.
-        for e in fs::read_dir(root.join("pkg/src")).unwrap().chain(fs::read_dir(root.join("pkg/src/macos")).unwrap()) {
-            let path = e.unwrap().path();
+        for path in crate::files::regular_files(&root.join("pkg/src")).unwrap() {
             if path.extension().is_some_and(|x| x == "rs") && code(&fs::read_to_string(&path).unwrap()).contains("xtask::") {
                 broken.push(format!("{} names xtask: pkg knows nothing of xtask", path.display()));
+            }
+        }
+        // Every source file that ARCHITECTURE.md's code map names is there.
+        if let Ok(map) = fs::read_to_string(root.join("ARCHITECTURE.md")) {
+            for named in map.split('`').skip(1).step_by(2).filter(|w| w.contains("/src/") && w.ends_with(".rs") && !w.contains(' ')) {
+                // `dir/{a,b}.rs` names dir/a.rs and dir/b.rs.
+                let paths: Vec<String> = match (named.split_once('{'), named.split_once('}')) {
+                    (Some((head, _)), Some((inner, tail))) => {
+                        inner.split_once('{').map_or("", |(_, i)| i).split(',').map(|name| format!("{head}{name}{tail}")).collect()
+                    }
+                    _ => vec![named.to_owned()],
+                };
+                for path in paths.iter().filter(|p| !root.join(p).is_file()) {
+                    broken.push(format!("ARCHITECTURE.md names {path}, which is not in the tree"));
+                }
             }
         }
         broken
@@ -98,8 +112,14 @@ mod tests {
         fs::write(dir.join("pkg/src/template.rs"), "use crate::linux::TEMPLATES;\n").unwrap();
         fs::write(dir.join("xtask/src/fetch.rs"), "crate::test::need_tools(sh, &[])?;\n").unwrap();
         fs::write(dir.join("pkg/src/macos/x.rs"), "// xtask:: in a comment\nuse xtask::root;\n#[cfg(test)]\nuse crate::linux;\n").unwrap();
+        fs::create_dir_all(dir.join("pkg/src/rpm")).unwrap();
+        fs::write(dir.join("pkg/src/rpm/header.rs"), "use xtask::root;\n").unwrap();
+        fs::write(dir.join("ARCHITECTURE.md"), "| the writer | `pkg/src/template.rs` |\n| gone | `pkg/src/rpm.rs` |\n| two | `pkg/src/{template,gone}.rs` |\n")
+            .unwrap();
         let got = broken(&dir);
-        assert_eq!(got.len(), 3, "{got:#?}");
+        assert_eq!(got.len(), 6, "{got:#?}");
         assert!(got[0].contains("template.rs names crate::linux") && got[1].contains("fetch.rs names crate::test"), "{got:#?}");
+        assert!(got[2..4].iter().any(|g| g.contains("rpm/header.rs names xtask")), "{got:#?}");
+        assert!(got[4].contains("ARCHITECTURE.md names pkg/src/rpm.rs") && got[5].contains("names pkg/src/gone.rs"), "{got:#?}");
     }
 }

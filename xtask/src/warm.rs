@@ -57,7 +57,7 @@ pub fn offline_runtime(m: &Manifest, node_bin: &Path, name: &str) -> pkg::gatewa
 /// `<dir>/<name>.env` (the environment, `NAME=value` lines, without the
 /// variables in `leave_out`) and `<dir>/<name>.json` (the first configuration
 /// with `token`), for run_gateway in gateway-root.sh.
-pub fn write_contract(dir: &Path, name: &str, runtime: &pkg::gateway::Runtime, leave_out: &[&str], log_file: bool, token: &str) -> Result<String> {
+pub fn write_contract(dir: &Path, name: &str, runtime: &pkg::gateway::Runtime, leave_out: &[&str], log_file: bool, token: &str) -> Result<()> {
     let env: Vec<_> = runtime.environment().into_iter().filter(|v| !leave_out.contains(&v.name)).collect();
     let env = pkg::gateway::env_args(&env)?.join("\n") + "\n";
     let config = runtime.first_config(log_file).replace("$token", token) + "\n";
@@ -65,12 +65,8 @@ pub fn write_contract(dir: &Path, name: &str, runtime: &pkg::gateway::Runtime, l
         let path = dir.join(format!("{name}.{ext}"));
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(env + &config)
+    Ok(())
 }
-
-/// The name of the file in the cache that identifies its contents; the unit's
-/// seeding step copies the cache again whenever it differs.
-pub const SEED_STAMP: &str = pkg::payload::SEED_STAMP;
 
 /// The Linux target this machine can run.
 pub fn host_target() -> Result<Target> {
@@ -139,7 +135,7 @@ pub fn transpile_cache(sh: &Shell, manifest: &Manifest, target: Target) -> Resul
             h.update([0]);
             h.update(fs::read(tmp.join(name)).with_context(|| format!("reading {}", tmp.join(name).display()))?);
         }
-        fs::write(tmp.join(SEED_STAMP), format!("{:x}\n", h.finalize()))?;
+        fs::write(tmp.join(pkg::payload::SEED_STAMP), format!("{:x}\n", h.finalize()))?;
         eprintln!("    {} entries, {} KiB", names.len(), names.iter().map(|n| fs::metadata(tmp.join(n)).map_or(0, |m| m.len())).sum::<u64>() >> 10);
         crate::fetch::commit(&tmp, &dir, &stamp)
     })?;

@@ -98,7 +98,7 @@ fn paths_node(leaf: bool, entries: &[(u32, u32)], forward: u32, backward: u32, b
 /// The Bom of `entries`, which must start with `.` and list every parent before
 /// its children.
 pub fn write(entries: &[BomEntry]) -> Result<Vec<u8>, Error> {
-    let bad = |m: String| Error::Stage(format!("Bom: {m}"));
+    let bad = |m: String| Error::Value(format!("Bom: {m}"));
     if entries.first().map(|e| e.path.as_str()) != Some(".") {
         return Err(bad("the first path must be '.'".into()));
     }

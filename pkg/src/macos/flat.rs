@@ -45,7 +45,7 @@ fn pkg_version(m: &Manifest) -> String {
 /// file is left under that name.
 pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, opts: &BuildOptions, out_dir: &Path) -> Result<PathBuf, Error> {
     let dest = out_dir.join(file_name(m, target)?);
-    let mtime = u32::try_from(opts.mtime).map_err(|_| Error::Stage(format!("mtime {} does not fit the Bom's 32 bits", opts.mtime)))?;
+    let mtime = u32::try_from(opts.mtime).map_err(|_| Error::Value(format!("mtime {} does not fit the Bom's 32 bits", opts.mtime)))?;
 
     // Payload, into a temporary file, collecting the Bom on the way.
     let mut payload = tempfile::tempfile_in(out_dir).map_err(|e| Error::io(out_dir, e))?;

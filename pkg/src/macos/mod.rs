@@ -98,7 +98,7 @@ pub fn arch(target: Target) -> Result<&'static str, Error> {
     match target {
         Target::DarwinArm64 => Ok("arm64"),
         Target::DarwinX64 => Ok("x86_64"),
-        t => Err(Error::Stage(format!("{t} is not a macOS target"))),
+        t => Err(Error::Value(format!("{t} is not a macOS target"))),
     }
 }
 
@@ -261,7 +261,7 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
     s.add_tree(&p.app, &payload.app)?;
     match s.get(&p.entry) {
         Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
-        _ => return Err(Error::Stage(format!("the payload in {} has no gateway entry point {}", payload.app.display(), m.payload.entry))),
+        _ => return Err(Error::input(&payload.app, format!("the payload has no gateway entry point {}", m.payload.entry))),
     }
     s.prune(&p.app, &m.payload.prune);
     s.add_bytes(&p.cli, render("launchd/clawdbot.sh")?, 0o755)?;

@@ -38,7 +38,7 @@ impl Deb {
     /// Reads the control data of the `.deb` at `path` (an `ar` archive whose
     /// `control.tar.{xz,gz,zst}` or `control.tar` holds `./control`).
     pub fn read(path: &Path) -> Result<Deb, Error> {
-        let bad = |why: String| Error::Stage(format!("{}: {why}", path.display()));
+        let bad = |why: String| Error::input(path, why);
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut magic = [0u8; 8];
         f.read_exact(&mut magic).map_err(|e| Error::io(path, e))?;

@@ -105,14 +105,14 @@ impl Entry {
 /// Builds the repository; see the module documentation.
 pub fn build(m: &Manifest, opts: &Options, keys: &Keys, rpm_signer: &crate::rpm::Signer, progress: &dyn Fn(&str)) -> Result<Summary, Error> {
     if opts.keep == 0 {
-        return Err(Error::Stage("--keep must be at least 1".to_owned()));
+        return Err(Error::Value("--keep must be at least 1".to_owned()));
     }
     for k in keys.iter() {
         if k.origin().starts_with(&opts.out) {
-            return Err(Error::Stage(format!("{}: a signing key must not be inside the repository {}", k.origin().display(), opts.out.display())));
+            return Err(Error::key(Some(k.origin()), format!("a signing key must not be inside the repository {}", opts.out.display()), None));
         }
     }
-    u32::try_from(opts.time).map_err(|_| Error::Stage(format!("time {} does not fit an OpenPGP timestamp", opts.time)))?;
+    u32::try_from(opts.time).map_err(|_| Error::Value(format!("time {} does not fit an OpenPGP timestamp", opts.time)))?;
     let time = keys.sign_time(opts.time);
 
     // What is published already, then what comes from `from` (which replaces an
@@ -130,14 +130,14 @@ pub fn build(m: &Manifest, opts: &Options, keys: &Keys, rpm_signer: &crate::rpm:
                 Published::Deb(_) => same_bytes(&old.src, &e.src)?,
             };
             if !same {
-                return Err(Error::Stage(format!("{} is already published with other contents; raise the packaging revision to publish a new build", e.rel)));
+                return Err(Error::Refused(format!("{} is already published with other contents; raise the packaging revision to publish a new build", e.rel)));
             }
         }
         added.push(e.rel.clone());
         entries.insert(e.rel.clone(), e);
     }
     if entries.is_empty() {
-        return Err(Error::Stage(format!(
+        return Err(Error::Refused(format!(
             "no .deb or .rpm in {} and none published in {}: run `cargo xtask dist` first",
             opts.from.display(),
             opts.out.display()
@@ -367,12 +367,7 @@ fn incoming(from: &Path) -> Result<Vec<Entry>, Error> {
             Some("deb") => {
                 let d = apt::Deb::read(&p)?;
                 if !apt::ARCHITECTURES.contains(&d.arch.as_str()) {
-                    return Err(Error::Stage(format!(
-                        "{}: architecture {} is not one of the repository's ({})",
-                        p.display(),
-                        d.arch,
-                        apt::ARCHITECTURES.join(", ")
-                    )));
+                    return Err(Error::input(&p, format!("architecture {} is not one of the repository's ({})", d.arch, apt::ARCHITECTURES.join(", "))));
                 }
                 found.push(Entry { rel: format!("deb/{}", d.pool_path()), src: p, new: true, what: Published::Deb(d) });
             }

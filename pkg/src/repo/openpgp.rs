@@ -44,12 +44,12 @@ impl Key {
     /// is a v4 RSA key that can sign and whose self-signatures do not use SHA-1.
     pub fn load(path: &Path) -> Result<Key, Error> {
         let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let bad = |why: String| Error::Stage(format!("{}: {why}", path.display()));
+        let bad = |why: &str, e: pgp::errors::Error| Error::key(Some(path), why, Some(e.into()));
         let (key, _) = SignedSecretKey::from_armor_single(&text[..])
-            .map_err(|e| bad(format!("not an ASCII-armoured OpenPGP secret key ({e}); export one with `gpg --export-secret-keys --armor FINGERPRINT`")))?;
-        key.verify_bindings().map_err(|e| bad(format!("the key's self-signatures do not verify: {e}")))?;
+            .map_err(|e| bad("not an ASCII-armoured OpenPGP secret key; export one with `gpg --export-secret-keys --armor FINGERPRINT`", e))?;
+        key.verify_bindings().map_err(|e| bad("the key's self-signatures do not verify", e))?;
         let k = Key { origin: path.to_owned(), key };
-        k.check().map_err(bad)?;
+        k.check().map_err(|why| Error::key(Some(path), why, None))?;
         Ok(k)
     }
 
@@ -64,16 +64,16 @@ impl Key {
             .primary_user_id(user_id.to_owned())
             .preferred_hash_algorithms([HashAlgorithm::Sha512, HashAlgorithm::Sha256].into_iter().collect())
             .build()
-            .map_err(|e| Error::Stage(format!("key parameters: {e}")))?;
-        let key = params.generate(rand::rngs::OsRng).map_err(|e| Error::Stage(format!("generating an RSA key: {e}")))?;
+            .map_err(|e| Error::key(None, "key parameters", Some(e.into())))?;
+        let key = params.generate(rand::rngs::OsRng).map_err(|e| Error::key(None, "generating an RSA key", Some(e.into())))?;
         let k = Key { origin: PathBuf::from("(generated)"), key };
-        k.check().map_err(Error::Stage)?;
+        k.check().map_err(|why| Error::key(None, why, None))?;
         Ok(k)
     }
 
     /// The secret key, ASCII-armoured (to be kept away from the repository).
     pub fn secret_armored(&self) -> Result<String, Error> {
-        self.key.to_armored_string(ArmorOptions::default()).map_err(|e| Error::Stage(format!("armouring the secret key: {e}")))
+        self.key.to_armored_string(ArmorOptions::default()).map_err(|e| Error::encode("armouring the secret key", e))
     }
 
     /// The public key (certificate), as it goes into a keyring.
@@ -149,7 +149,7 @@ impl Key {
 
     fn sign(&self, typ: SignatureType, data: &[u8], time: u32) -> Result<pgp::packet::Signature, Error> {
         let signer = self.signer().expect("checked at load");
-        let fail = |e: pgp::errors::Error| Error::Stage(format!("signing with {}: {e}", self.origin.display()));
+        let fail = |e: pgp::errors::Error| Error::key(Some(&self.origin), "signing", Some(e.into()));
         let mut config = SignatureConfig::v4(typ, signer.algorithm(), HASH);
         config.hashed_subpackets = vec![
             Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::from_secs(time))).map_err(fail)?,
@@ -163,12 +163,12 @@ impl Key {
 impl Keys {
     pub fn new(keys: Vec<Key>) -> Result<Keys, Error> {
         if keys.is_empty() {
-            return Err(Error::Stage("no signing key".to_owned()));
+            return Err(Error::key(None, "no signing key", None));
         }
         let mut seen = std::collections::BTreeSet::new();
         for k in &keys {
             if !seen.insert(k.fingerprint()) {
-                return Err(Error::Stage(format!("{}: the key {} is given twice", k.origin.display(), k.fingerprint())));
+                return Err(Error::key(Some(&k.origin), format!("the key {} is given twice", k.fingerprint()), None));
             }
         }
         Ok(Keys { keys })
@@ -213,8 +213,8 @@ impl Keys {
         });
         match (msg, failure) {
             (_, Some(e)) => Err(e),
-            (Err(e), None) => Err(Error::Stage(format!("clearsigning: {e}"))),
-            (Ok(m), None) => m.to_armored_string(ArmorOptions::default()).map_err(|e| Error::Stage(format!("armouring the clearsigned text: {e}"))),
+            (Err(e), None) => Err(Error::encode("clearsigning", e)),
+            (Ok(m), None) => m.to_armored_string(ArmorOptions::default()).map_err(|e| Error::encode("armouring the clearsigned text", e)),
         }
     }
 
@@ -223,8 +223,8 @@ impl Keys {
     pub fn detach_sign(&self, data: &[u8], time: u32) -> Result<String, Error> {
         let sigs = self.keys.iter().map(|k| k.sign(SignatureType::Binary, data, time).map(DetachedSignature::new)).collect::<Result<Vec<_>, Error>>()?;
         let mut out = Vec::new();
-        pgp::armor::write(&sigs, pgp::armor::BlockType::Signature, &mut out, None, true).map_err(|e| Error::Stage(format!("armouring a signature: {e}")))?;
-        String::from_utf8(out).map_err(|e| Error::Stage(format!("armouring a signature: {e}")))
+        pgp::armor::write(&sigs, pgp::armor::BlockType::Signature, &mut out, None, true).map_err(|e| Error::encode("armouring a signature", e))?;
+        String::from_utf8(out).map_err(|e| Error::encode("armouring a signature", e))
     }
 }
 
@@ -239,9 +239,9 @@ impl PublicKeys {
         for path in paths {
             let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
             if let Ok((k, _)) = SignedPublicKey::from_armor_single(&text[..]) {
-                k.verify_bindings().map_err(|e| Error::Stage(format!("{}: the key's self-signatures do not verify: {e}", path.display())))?;
+                k.verify_bindings().map_err(|e| Error::key(Some(path), "the key's self-signatures do not verify", Some(e.into())))?;
                 if k.primary_key.version() != KeyVersion::V4 {
-                    return Err(Error::Stage(format!("{}: not an OpenPGP v4 key", path.display())));
+                    return Err(Error::key(Some(path), "not an OpenPGP v4 key", None));
                 }
                 keys.push(k);
             } else {
@@ -255,7 +255,7 @@ impl PublicKeys {
     pub fn keyring(&self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
         for k in &self.0 {
-            k.to_writer(&mut out).map_err(|e| Error::Stage(format!("writing the public key: {e}")))?;
+            k.to_writer(&mut out).map_err(|e| Error::encode("writing the public key", e))?;
         }
         Ok(out)
     }
@@ -265,7 +265,7 @@ impl PublicKeys {
     pub fn armored(&self) -> Result<String, Error> {
         let mut out = String::new();
         for k in &self.0 {
-            out.push_str(&k.to_armored_string(ArmorOptions::default()).map_err(|e| Error::Stage(format!("armouring the public key: {e}")))?);
+            out.push_str(&k.to_armored_string(ArmorOptions::default()).map_err(|e| Error::encode("armouring the public key", e))?);
         }
         Ok(out)
     }

@@ -31,15 +31,14 @@ pub struct Rpm {
 impl Rpm {
     pub fn read(path: &Path) -> Result<Rpm, Error> {
         let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let meta = ::rpm::PackageMetadata::parse(&mut std::io::BufReader::new(f))
-            .map_err(|e| Error::Stage(format!("{}: not a readable rpm package: {e}", path.display())))?;
-        let get = |r: Result<&str, ::rpm::Error>, what: &str| r.map(str::to_owned).map_err(|e| Error::Stage(format!("{}: no {what}: {e}", path.display())));
+        let meta = ::rpm::PackageMetadata::parse(&mut std::io::BufReader::new(f)).map_err(|e| Error::input_from(path, "not a readable rpm package", e))?;
+        let get = |r: Result<&str, ::rpm::Error>, what: &str| r.map(str::to_owned).map_err(|e| Error::input_from(path, format!("no {what}"), e));
         let name = get(meta.get_name(), "name")?;
         let version = get(meta.get_version(), "version")?;
         let release = get(meta.get_release(), "release")?;
         let arch = get(meta.get_arch(), "architecture")?;
         let epoch = meta.get_epoch().map(|e| e.to_string()).unwrap_or_default();
-        let build_time = meta.get_build_time().map_err(|e| Error::Stage(format!("{}: no build time: {e}", path.display())))?;
+        let build_time = meta.get_build_time().map_err(|e| Error::input_from(path, "no build time", e))?;
         Ok(Rpm { name, evr: rpmrepo_metadata::Evr::new(epoch, version, release), arch, build_time })
     }
 
@@ -57,7 +56,7 @@ pub fn write_repodata(root: &Path, files: &[String], time: u64) -> Result<Vec<u8
     for rel in files {
         let path = root.join(rel);
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let meta = ::rpm::PackageMetadata::parse(&mut &bytes[..]).map_err(|e| Error::Stage(format!("{}: {e}", path.display())))?;
+        let meta = ::rpm::PackageMetadata::parse(&mut &bytes[..]).map_err(|e| Error::input_from(&path, "not a readable rpm package", e))?;
         let source = PackageSource {
             checksum: Some(Checksum::Sha256(hex(&sha2::Sha256::digest(&bytes)))),
             size_package: Some(bytes.len() as u64),
@@ -65,15 +64,14 @@ pub fn write_repodata(root: &Path, files: &[String], time: u64) -> Result<Vec<u8
             location_href: rel.clone(),
             location_base: None,
         };
-        let pkg = Package::from_package_metadata(&meta, source, PackageOptions::default())
-            .map_err(|e| Error::Stage(format!("{}: repository metadata: {e}", path.display())))?;
+        let pkg = Package::from_package_metadata(&meta, source, PackageOptions::default()).map_err(|e| Error::input_from(&path, "repository metadata", e))?;
         repo.add_package(pkg);
     }
     repo.sort();
 
     let dir = root.join("repodata");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let fail = |what: &str, e: rpmrepo_metadata::MetadataError| Error::Stage(format!("writing {what}: {e}"));
+    let fail = |what: &str, e: rpmrepo_metadata::MetadataError| Error::encode(format!("writing {what}"), e);
     let parts = [
         ("primary", repo.write_metadata_bytes::<PrimaryXml>().map_err(|e| fail("primary.xml", e))?),
         ("filelists", repo.write_metadata_bytes::<FilelistsXml>().map_err(|e| fail("filelists.xml", e))?),
