@@ -29,7 +29,9 @@ mod tests {
         ),
         (
             &[
-                "xtask/src/bench.rs",
+                "xtask/src/bench/mod.rs",
+                "xtask/src/bench/reference.rs",
+                "xtask/src/bench/report.rs",
                 "xtask/src/e2e/mod.rs",
                 "xtask/src/e2e/packages.rs",
                 "xtask/src/e2e/tree.rs",

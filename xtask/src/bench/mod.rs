@@ -13,16 +13,22 @@
 //!
 //! A benchmark, not a test: nothing here asserts a time.
 
+mod reference;
+mod report;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use pkg::linux::{self, Flavor, Templates};
 use pkg::manifest::Compressor;
-use pkg::stage::{Kind, Source, Stage};
+use pkg::stage::Stage;
 use pkg::{BuildOptions, Manifest, Target};
 use xshell::{cmd, Shell};
+
+use reference::{deb_facts, find_file, materialise, rpm_facts, spec_for, Facts};
+use report::{median, render, save, Row};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -41,7 +47,7 @@ pub struct Args {
     pub startup_only: bool,
 }
 
-const STARTUP_SCRIPT: &str = include_str!("startup.sh");
+const STARTUP_SCRIPT: &str = include_str!("../startup.sh");
 
 /// What every measurement uses.
 #[derive(Clone, Copy)]
@@ -52,29 +58,6 @@ struct Cx<'a> {
     opts: &'a BuildOptions,
     bench: &'a Path,
     runs: usize,
-}
-
-/// What one package reader says about a package.
-#[derive(Default, Clone, serde::Serialize)]
-struct Facts {
-    bytes: u64,
-    installed_kib: u64,
-    files: usize,
-}
-
-struct Row {
-    what: String,
-    reference_tool: String,
-    ours: Vec<f64>,
-    reference: Vec<f64>,
-    ours_facts: Facts,
-    reference_facts: Facts,
-}
-
-impl Row {
-    fn new(what: String, reference_tool: String) -> Row {
-        Row { what, reference_tool, ours: vec![], reference: vec![], ours_facts: Facts::default(), reference_facts: Facts::default() }
-    }
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -134,13 +117,6 @@ pub fn run(args: &Args) -> Result<()> {
     save(&bench, &rows, &notes)?;
     print!("{}", render(&rows, &notes));
     eprintln!("wrote {} and report.json", bench.join("report.md").display());
-    Ok(())
-}
-
-/// Writes the report of the rows so far, so that a later failure keeps them.
-fn save(bench: &Path, rows: &[Row], notes: &[String]) -> Result<()> {
-    fs::write(bench.join("report.md"), render(rows, notes))?;
-    fs::write(bench.join("report.json"), json(rows, notes)?)?;
     Ok(())
 }
 
@@ -371,196 +347,4 @@ fn startup_row(sh: &Shell, m: &Manifest, bench: &Path, runs: usize, notes: &mut 
         kib(&seed)?
     ));
     Ok(row)
-}
-
-fn deb_facts(sh: &Shell, deb: &Path) -> Result<Facts> {
-    let installed = cmd!(sh, "dpkg-deb -f {deb} Installed-Size").quiet().read()?;
-    let listing = cmd!(sh, "dpkg-deb -c {deb}").quiet().read()?;
-    Ok(Facts {
-        bytes: fs::metadata(deb)?.len(),
-        installed_kib: installed.trim().parse().with_context(|| format!("{}: Installed-Size {installed:?}", deb.display()))?,
-        files: listing.lines().filter(|l| l.starts_with('-')).count(),
-    })
-}
-
-fn rpm_facts(sh: &Shell, rpm: &Path) -> Result<Facts> {
-    let (size_fmt, modes_fmt) = ("%{SIZE}", "[%{FILEMODES:perms}\n]");
-    let size = cmd!(sh, "rpm -qp --nosignature --qf {size_fmt} {rpm}").quiet().read()?;
-    let listing = cmd!(sh, "rpm -qp --nosignature --qf {modes_fmt} {rpm}").quiet().read()?;
-    Ok(Facts {
-        bytes: fs::metadata(rpm)?.len(),
-        installed_kib: size.trim().parse::<u64>().with_context(|| format!("{}: SIZE {size:?}", rpm.display()))? / 1024,
-        files: listing.lines().filter(|l| l.starts_with('-')).count(),
-    })
-}
-
-/// Writes the stage as a directory tree: payload files as hard links, rendered
-/// files as files, links as links.
-fn materialise(stage: &Stage, dir: &Path) -> Result<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = fs::remove_dir_all(dir);
-    fs::create_dir_all(dir)?;
-    for (path, entry) in stage.iter() {
-        let dest = dir.join(&path[1..]);
-        match &entry.kind {
-            Kind::Dir => fs::create_dir_all(&dest)?,
-            Kind::Symlink(target) => std::os::unix::fs::symlink(target, &dest)?,
-            Kind::File(Source::Disk(src)) => {
-                fs::hard_link(src, &dest).or_else(|_| fs::copy(src, &dest).map(|_| ())).with_context(|| format!("linking {}", src.display()))?;
-            }
-            Kind::File(Source::Bytes(bytes)) => fs::write(&dest, bytes)?,
-        }
-        if !matches!(entry.kind, Kind::Symlink(_)) {
-            fs::set_permissions(&dest, fs::Permissions::from_mode(entry.mode))?;
-        }
-    }
-    Ok(dir.to_owned())
-}
-
-/// A spec whose %install hard-links the materialised tree into the build root and
-/// whose %files lists every staged entry (the directories the package owns, as ours
-/// does not matter for the timing). No `BuildArch`: `--target` sets the
-/// architecture, and rpmbuild refuses a foreign `BuildArch`.
-fn spec_for(m: &Manifest, stage: &Stage, tree: &Path) -> String {
-    let mut files = String::new();
-    for (path, entry) in stage.iter() {
-        // rpm expands globs and macros in %files: escape them.
-        let escaped: String = path
-            .chars()
-            .flat_map(|c| match c {
-                '%' => vec!['%', '%'],
-                '[' | ']' | '*' | '?' | '{' | '}' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        let quoted = format!("\"{escaped}\"");
-        match entry.kind {
-            Kind::Dir => files.push_str(&format!("%dir {quoted}\n")),
-            _ if entry.config => files.push_str(&format!("%config(noreplace) {quoted}\n")),
-            _ => files.push_str(&format!("{quoted}\n")),
-        }
-    }
-    format!(
-        "Name: {name}\nVersion: {version}\nRelease: {release}\nSummary: {summary}\nLicense: {license}\nAutoReqProv: no\n\n%description\n{summary}\n\n%install\nmkdir -p %{{buildroot}}\ncp -al {tree}/. %{{buildroot}}/\n\n%files\n%defattr(-,root,root,-)\n{files}",
-        name = m.package.name,
-        version = pkg::rpm::version(m),
-        release = m.package.revision,
-        summary = m.package.summary,
-        license = m.package.license,
-        tree = tree.display(),
-    )
-}
-
-fn find_file(dir: &Path, suffix: &str) -> Result<PathBuf> {
-    crate::files::walk(dir, &[])?.into_iter().find(|p| p.to_string_lossy().ends_with(suffix)).with_context(|| format!("no {suffix} under {}", dir.display()))
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
-}
-
-fn spread(v: &[f64]) -> f64 {
-    v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min)
-}
-
-fn mib(b: u64) -> f64 {
-    b as f64 / 1048576.0
-}
-
-fn render(rows: &[Row], notes: &[String]) -> String {
-    let mut s = String::from("# Benchmark: our writers against the reference tools on the same staged tree\n\n");
-    for n in notes {
-        s.push_str(&format!("- {n}\n"));
-    }
-    s.push_str(
-        "\n| artifact | reference | ours s, median (spread) | reference s | time ours/ref | ours MiB | ref MiB | size ours/ref \
-         | installed MiB ours / ref | files ours / ref |\n|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for r in rows {
-        let (o, rf) = (median(&r.ours), median(&r.reference));
-        // Rows without sizes (the repository) show none.
-        let sizes = if r.reference_facts.bytes > 0 {
-            format!("{:.1} | {:.1} | {:.2}", mib(r.ours_facts.bytes), mib(r.reference_facts.bytes), r.ours_facts.bytes as f64 / r.reference_facts.bytes as f64)
-        } else {
-            "- | - | -".to_owned()
-        };
-        let installed = if r.ours_facts.installed_kib == 0 && r.reference_facts.installed_kib == 0 {
-            "-".to_owned()
-        } else if r.ours_facts.installed_kib > 0 {
-            format!("{:.1} / {:.1}", r.ours_facts.installed_kib as f64 / 1024.0, r.reference_facts.installed_kib as f64 / 1024.0)
-        } else {
-            format!("- / {:.1}", r.reference_facts.installed_kib as f64 / 1024.0)
-        };
-        s.push_str(&format!(
-            "| {} | {} | {o:.1} ({:.1}) | {rf:.1} ({:.1}) | {:.2} | {sizes} | {installed} | {} / {} |\n",
-            r.what,
-            r.reference_tool,
-            spread(&r.ours),
-            spread(&r.reference),
-            o / rf,
-            r.ours_facts.files,
-            r.reference_facts.files,
-        ));
-    }
-    s.push_str(&format!(
-        "\n{} runs each, ours first in every run. The headline's \"ours\" size is the sum of every artifact and its file count the number of artifacts.\n",
-        rows.first().map_or(0, |r| r.ours.len())
-    ));
-    s
-}
-
-/// report.json: every row with its times, medians and facts, and the notes.
-fn json(rows: &[Row], notes: &[String]) -> Result<String> {
-    #[derive(serde::Serialize)]
-    struct Report<'a> {
-        notes: &'a [String],
-        rows: Vec<JsonRow<'a>>,
-    }
-    #[derive(serde::Serialize)]
-    struct JsonRow<'a> {
-        artifact: &'a str,
-        reference_tool: &'a str,
-        ours_s: &'a [f64],
-        reference_s: &'a [f64],
-        ours_median_s: f64,
-        reference_median_s: f64,
-        ours: &'a Facts,
-        reference: &'a Facts,
-    }
-    let rows = rows
-        .iter()
-        .map(|r| JsonRow {
-            artifact: &r.what,
-            reference_tool: &r.reference_tool,
-            ours_s: &r.ours,
-            reference_s: &r.reference,
-            ours_median_s: median(&r.ours),
-            reference_median_s: median(&r.reference),
-            ours: &r.ours_facts,
-            reference: &r.reference_facts,
-        })
-        .collect();
-    Ok(serde_json::to_string_pretty(&Report { notes, rows })? + "\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_report_is_json_whatever_the_names_say() {
-        let mut row = Row::new("a \"quoted\" name\\ with\ttab, é and \u{1}".into(), "dpkg-deb -Zxz".into());
-        row.ours = vec![1.0, 3.0, 2.0];
-        row.reference = vec![4.0];
-        row.ours_facts.files = 7;
-        let text = json(&[row], &["a note with \"quotes\"".into()]).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["rows"][0]["artifact"], "a \"quoted\" name\\ with\ttab, é and \u{1}");
-        assert_eq!(v["rows"][0]["ours_median_s"], 2.0);
-        assert_eq!(v["rows"][0]["reference_s"][0], 4.0);
-        assert_eq!(v["rows"][0]["ours"]["files"], 7);
-        assert_eq!(v["notes"][0], "a note with \"quotes\"");
-    }
 }
