@@ -76,17 +76,20 @@ mod tests {
             }
         }
         // Every source file that ARCHITECTURE.md's code map names is there.
-        if let Ok(map) = fs::read_to_string(root.join("ARCHITECTURE.md")) {
-            for named in map.split('`').skip(1).step_by(2).filter(|w| w.contains("/src/") && w.ends_with(".rs") && !w.contains(' ')) {
-                // `dir/{a,b}.rs` names dir/a.rs and dir/b.rs.
-                let paths: Vec<String> = match (named.split_once('{'), named.split_once('}')) {
-                    (Some((head, _)), Some((inner, tail))) => {
-                        inner.split_once('{').map_or("", |(_, i)| i).split(',').map(|name| format!("{head}{name}{tail}")).collect()
+        match fs::read_to_string(root.join("ARCHITECTURE.md")) {
+            Err(e) => broken.push(format!("ARCHITECTURE.md cannot be read ({e}): it states these rules and the code map")),
+            Ok(map) => {
+                for named in map.split('`').skip(1).step_by(2).filter(|w| w.contains("/src/") && w.ends_with(".rs") && !w.contains(' ')) {
+                    // `dir/{a,b}.rs` names dir/a.rs and dir/b.rs.
+                    let paths: Vec<String> = match (named.split_once('{'), named.split_once('}')) {
+                        (Some((head, _)), Some((inner, tail))) => {
+                            inner.split_once('{').map_or("", |(_, i)| i).split(',').map(|name| format!("{head}{name}{tail}")).collect()
+                        }
+                        _ => vec![named.to_owned()],
+                    };
+                    for path in paths.iter().filter(|p| !root.join(p).is_file()) {
+                        broken.push(format!("ARCHITECTURE.md names {path}, which is not in the tree"));
                     }
-                    _ => vec![named.to_owned()],
-                };
-                for path in paths.iter().filter(|p| !root.join(p).is_file()) {
-                    broken.push(format!("ARCHITECTURE.md names {path}, which is not in the tree"));
                 }
             }
         }
@@ -110,6 +113,8 @@ mod tests {
             }
         }
         fs::create_dir_all(dir.join("pkg/src/macos")).unwrap();
+        assert!(broken(&dir).iter().any(|b| b.contains("ARCHITECTURE.md cannot be read")), "a missing ARCHITECTURE.md passed");
+        fs::write(dir.join("ARCHITECTURE.md"), "").unwrap();
         assert_eq!(broken(&dir), Vec::<String>::new());
         fs::write(dir.join("pkg/src/template.rs"), "use crate::linux::TEMPLATES;\n").unwrap();
         fs::write(dir.join("xtask/src/fetch.rs"), "crate::test::need_tools(sh, &[])?;\n").unwrap();
