@@ -1,7 +1,8 @@
 //! The .deb writer: `ar` of `debian-binary`, `control.tar.xz` and `data.tar.xz`.
 //!
 //! The data member is streamed from the stage through a multi-threaded xz encoder
-//! into a temporary file next to the output while the MD5 sums are taken, so every
+//! of independent blocks ([`crate::blocks::Encoder`], which does not compress again
+//! what the build's other .deb already compressed) into a temporary file next to the output while the MD5 sums are taken, so every
 //! payload file is read exactly once; the control member (which needs those sums)
 //! is then written before it, as dpkg requires. Owners are root, times are the
 //! build's `mtime`, order is the stage's: the same inputs give the same bytes.
@@ -37,7 +38,8 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
     let mut data = tempfile::tempfile_in(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let mut md5sums = String::new();
     {
-        let xz = xz_writer(io::BufWriter::with_capacity(1 << 20, &mut data), m.deb.compression.level, opts.threads)?;
+        let codec = crate::blocks::Codec::Xz(m.deb.compression.level);
+        let xz = crate::blocks::Encoder::new(io::BufWriter::with_capacity(1 << 20, &mut data), codec, opts.threads, opts.blocks.clone())?;
         let mut tar = tar::Builder::new(xz);
         tar_stage(&mut tar, &stage, opts.mtime, |path, sum| {
             md5sums.push_str(&format!("{}  {}\n", hex(&sum), &path[1..]));

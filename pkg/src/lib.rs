@@ -16,6 +16,7 @@
 //! Writers are functions of (manifest, stage) to bytes: no network, no root, no
 //! knowledge of where the payload came from.
 
+pub mod blocks;
 pub mod deb;
 pub mod format;
 pub mod gateway;
@@ -122,4 +123,8 @@ pub struct BuildOptions {
     pub mtime: u64,
     /// Compressor threads.
     pub threads: u32,
+    /// The compressed pieces of this build's archives (.deb data, .pkg Payload),
+    /// shared by its writers so that what several artifacts hold alike is
+    /// compressed once.
+    pub blocks: blocks::Cache,
 }

@@ -54,7 +54,7 @@ fn build(payload: &Payload, out: &Path, mtime: u64) -> Result<PathBuf, pkg::Erro
     let m = manifest();
     let templates = pkg::format::load_templates(&root()).unwrap();
     let stage = linux::stage(&m, Flavor::Deb, payload, &templates)?;
-    pkg::deb::write(&m, Target::LinuxX64, &stage, &templates, &BuildOptions { mtime, threads: 2 }, out)
+    pkg::deb::write(&m, Target::LinuxX64, &stage, &templates, &BuildOptions { mtime, threads: 2, blocks: Default::default() }, out)
 }
 
 fn run(cmd: &mut Command) -> String {

@@ -104,7 +104,7 @@ fn build(dir: &Path, target: Target, extra: usize) -> PathBuf {
     let stage = macos::stage(&m, &payload, &templates).unwrap();
     let out = dir.join("out");
     fs::create_dir_all(&out).unwrap();
-    macos::write(&m, target, &stage, &templates, &BuildOptions { mtime: MTIME, threads: 1 }, &out).unwrap()
+    macos::write(&m, target, &stage, &templates, &BuildOptions { mtime: MTIME, threads: 1, blocks: Default::default() }, &out).unwrap()
 }
 
 /// The members of the xar, extracted by bsdtar.
@@ -353,11 +353,14 @@ fn a_failed_write_leaves_no_package() {
     fs::write(payload.node.join("LICENSE"), "").unwrap();
     let out = dir.path().join("out");
     fs::create_dir_all(&out).unwrap();
-    let e = macos::write(&m, Target::DarwinArm64, &stage, &templates, &BuildOptions { mtime: MTIME, threads: 1 }, &out).unwrap_err();
+    let e =
+        macos::write(&m, Target::DarwinArm64, &stage, &templates, &BuildOptions { mtime: MTIME, threads: 1, blocks: Default::default() }, &out).unwrap_err();
     let e = pkg::report(&e);
     assert!(e.contains("LICENSE"), "{e}");
     assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "partial output left behind");
-    let e = macos::write(&m, Target::LinuxX64, &stage, &templates, &BuildOptions { mtime: MTIME, threads: 1 }, &out).unwrap_err().to_string();
+    let e = macos::write(&m, Target::LinuxX64, &stage, &templates, &BuildOptions { mtime: MTIME, threads: 1, blocks: Default::default() }, &out)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("linux-x64 is not a macOS target"), "{e}");
 }
 

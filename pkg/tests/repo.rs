@@ -44,7 +44,7 @@ fn build_with(dir: &Path, revision: u32, out: &Path, rpm: bool, entry: &str) {
     m.package.revision = revision;
     let templates = pkg::format::load_templates(&root()).unwrap();
     let p = payload(dir, entry);
-    let opts = BuildOptions { mtime: 1_700_000_000, threads: 2 };
+    let opts = BuildOptions { mtime: 1_700_000_000, threads: 2, blocks: Default::default() };
     fs::create_dir_all(out).unwrap();
     let stage = linux::stage(&m, Flavor::Deb, &p, &templates).unwrap();
     pkg::deb::write(&m, Target::LinuxX64, &stage, &templates, &opts, out).unwrap();

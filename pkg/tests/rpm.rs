@@ -84,7 +84,7 @@ fn fixture() -> Fixture {
 }
 
 fn opts() -> BuildOptions {
-    BuildOptions { mtime: MTIME, threads: 2 }
+    BuildOptions { mtime: MTIME, threads: 2, blocks: Default::default() }
 }
 
 fn build(f: &Fixture, out: &Path, signer: Option<&pkg::rpm::Signer>) -> PathBuf {

@@ -214,8 +214,27 @@ pub fn exposure(sh: &Shell, unit: &Path) -> Result<f64> {
 /// A second build of the same inputs into another directory gives the same bytes.
 /// A second build of every artifact, into another directory, is byte-identical
 /// to the first (and so is each SBOM).
-pub fn reproducible(built: &[PathBuf]) -> Result<()> {
-    let again = crate::dist::run(&crate::dist::Args { out: PathBuf::from("target/dist-again"), ..crate::dist::Args::default() })?;
+/// Builds the six artifacts again, in two builds in which no artifact has a
+/// partner to share compressed pieces with (linux-arm64 with darwin-x64, then
+/// linux-x64 with darwin-arm64), and compares each with the first build, where
+/// the partners shared them: the bytes must not depend on it. The first build
+/// must have shared, or the comparison proves nothing.
+pub fn reproducible(first: &crate::dist::Built) -> Result<()> {
+    let shared = first.reuse;
+    ensure!(
+        shared.reused_in > 100 << 20,
+        "the build took only {} MiB of compressed pieces from another artifact: the shared content is compressed again",
+        shared.reused_in >> 20
+    );
+    let out = PathBuf::from("target/dist-again");
+    let _ = std::fs::remove_dir_all(&out);
+    let mut again = Vec::new();
+    for targets in [[Target::LinuxArm64, Target::DarwinX64], [Target::LinuxX64, Target::DarwinArm64]] {
+        let alone = crate::dist::build(&crate::dist::Args { targets: targets.to_vec(), out: out.clone(), ..crate::dist::Args::default() })?;
+        ensure!(alone.reuse.reused_in == 0, "{targets:?} shared compressed pieces although no two of them hold the same content");
+        again.extend(alone.paths);
+    }
+    let built = &first.paths;
     ensure!(again.len() == built.len() && built.len() == 6, "{} artifacts, then {}", built.len(), again.len());
     for first in built {
         let name = first.file_name().context("an artifact name")?;
@@ -226,6 +245,11 @@ pub fn reproducible(built: &[PathBuf]) -> Result<()> {
         }
         eprintln!("    {:<45} {:>10} bytes, identical (and its SBOM)", name.to_string_lossy(), std::fs::metadata(first)?.len());
     }
+    eprintln!(
+        "    built together, {} MiB of compressed pieces were taken from another artifact ({} MiB of archive not compressed again); built apart, the same bytes",
+        shared.reused_out >> 20,
+        shared.reused_in >> 20
+    );
     Ok(())
 }
 

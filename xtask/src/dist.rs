@@ -46,14 +46,30 @@ impl Default for Args {
     }
 }
 
+/// What one build wrote, and what its writers shared.
+pub struct Built {
+    pub paths: Vec<PathBuf>,
+    /// The archives' compressed pieces: compressed, and taken from another
+    /// artifact of the build instead.
+    pub reuse: pkg::blocks::Reuse,
+}
+
 pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
+    build(args).map(|b| b.paths)
+}
+
+pub fn build(args: &Args) -> Result<Built> {
     let root = crate::root();
     let manifest = Manifest::load(&root.join(&args.manifest))?;
     let templates = pkg::format::load_templates(&root)?;
     let jobs = plan(args)?;
     let out = root.join(&args.out);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let opts = BuildOptions { mtime: source_date_epoch()?, threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32) };
+    let opts = BuildOptions {
+        mtime: source_date_epoch()?,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
+        blocks: pkg::blocks::Cache::new(),
+    };
 
     let key = args.rpm_signing_key.clone().or_else(|| std::env::var_os("CLAWDBOT_RPM_SIGNING_KEY").filter(|v| !v.is_empty()).map(PathBuf::from));
     let signer = key.map(|k| pkg::rpm::Signer::from_key_file(&k)).transpose()?;
@@ -110,7 +126,16 @@ pub fn run(args: &Args) -> Result<Vec<PathBuf>> {
     });
     let written = results.into_iter().collect::<Result<Vec<_>>>()?;
     eprintln!("==> {} artifacts in {:.1} s, in {}", written.len(), t.elapsed().as_secs_f64(), out.display());
-    Ok(written)
+    let reuse = opts.blocks.reuse();
+    if reuse.reused_in > 0 {
+        eprintln!(
+            "    {:.1} MiB of compressed data taken from another artifact of this build instead of compressing {:.1} MiB again ({:.1} MiB compressed in all)",
+            reuse.reused_out as f64 / 1048576.0,
+            reuse.reused_in as f64 / 1048576.0,
+            reuse.compressed_out as f64 / 1048576.0,
+        );
+    }
+    Ok(Built { paths: written, reuse })
 }
 
 /// Which formats to build for which target; every explicit request must be buildable.

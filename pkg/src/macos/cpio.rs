@@ -65,6 +65,11 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// The writer the archive goes to (to tell an encoder where members start).
+    pub fn inner_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     pub fn finish(mut self) -> io::Result<W> {
         self.header("TRAILER!!!", 0, 0, 0, 0, 0)?;
         Ok(self.inner)

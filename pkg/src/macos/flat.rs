@@ -5,13 +5,16 @@
 //!                         minimum macOS, boot volume only, root authorisation)
 //! NAME.pkg/PackageInfo    the component: identifier, version, scripts, sizes
 //! NAME.pkg/Bom            every payload path with mode, owner, size and checksum
-//! NAME.pkg/Payload        gzip of a cpio (odc) archive of the staged tree, below "."
+//! NAME.pkg/Payload        gzip (one member) of a cpio (odc) archive of the staged
+//!                         tree, below "."
 //! NAME.pkg/Scripts        gzip of a cpio (odc) archive of preinstall and postinstall
 //! ```
 //!
 //! The payload is streamed once from the stage into a temporary file next to the
-//! output while its SHA-1 and the Bom's checksums are taken; the package appears
-//! under its name only when complete. Owners are root:wheel, times the build's.
+//! output while its SHA-1 and the Bom's checksums are taken; it is compressed in
+//! pieces on several threads, and what the build's other .pkg already compressed
+//! is not compressed again ([`crate::blocks`]). The package appears under its name
+//! only when complete. Owners are root:wheel, times the build's.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
@@ -27,6 +30,9 @@ use crate::stage::{Kind, Source, Stage};
 use crate::target::Target;
 use crate::write::AtomicFile;
 use crate::{BuildOptions, Error};
+
+/// zlib's default level.
+const PAYLOAD_GZIP_LEVEL: u32 = 6;
 
 /// Name of the component package inside the product archive.
 pub const COMPONENT: &str = "clawdbot.pkg";
@@ -51,7 +57,7 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
     let mut payload = tempfile::tempfile_in(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let (bom_entries, payload_size, payload_sha1) = {
         let hashing = HashWriter { inner: BufWriter::with_capacity(1 << 20, &mut payload), sha1: Sha1::new(), count: 0 };
-        let gz = flate2::GzBuilder::new().mtime(0).write(hashing, flate2::Compression::default());
+        let gz = crate::blocks::Encoder::new(hashing, crate::blocks::Codec::Gzip(PAYLOAD_GZIP_LEVEL), opts.threads, opts.blocks.clone())?;
         let mut cpio = cpio::Writer::new(gz);
         let entries = payload_cpio(&mut cpio, stage, mtime).map_err(|e| Error::io(&dest, e))?;
         let gz = cpio.finish().map_err(|e| Error::io(&dest, e))?;
@@ -86,12 +92,13 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
 }
 
 /// Streams the stage into the cpio archive, below `.`, and returns the Bom entries.
-fn payload_cpio<W: Write>(cpio: &mut cpio::Writer<W>, stage: &Stage, mtime: u32) -> io::Result<Vec<BomEntry>> {
+fn payload_cpio<W: Write>(cpio: &mut cpio::Writer<crate::blocks::Encoder<W>>, stage: &Stage, mtime: u32) -> io::Result<Vec<BomEntry>> {
     let t = u64::from(mtime);
     let mut entries = Vec::with_capacity(stage.len() + 1);
     cpio.dir(".", 0o755, UID, GID, t)?;
     entries.push(BomEntry { path: ".".into(), kind: BomKind::Dir, mode: 0o755, uid: UID, gid: GID, mtime, size: 0 });
     for (path, e) in stage.iter() {
+        cpio.inner_mut().entry(path)?;
         let name = format!(".{path}");
         let kind = match &e.kind {
             Kind::Dir => {

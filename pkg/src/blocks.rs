@@ -1,0 +1,524 @@
+//! Compressed streams made of independent pieces, each compressed once per build.
+//!
+//! [`Encoder`] is the compressor of the .deb's data.tar.xz and of the .pkg's
+//! Payload (gzip). It cuts the uncompressed stream into pieces, compresses up to
+//! `threads` of them at once, and writes one stream as every reader of the format
+//! reads it:
+//!
+//! - **xz**: one .xz stream (stream header, the pieces as its blocks, their index,
+//!   stream footer), the layout liblzma's multi-threaded encoder writes;
+//! - **gzip**: one gzip member, whose deflate stream is the pieces' raw deflate
+//!   data, each ended by a sync flush (an empty stored block, byte-aligned), then
+//!   an empty final block, the CRC-32 and the size of the whole: the layout `pigz`
+//!   writes. A reader sees one ordinary member; nothing depends on it accepting
+//!   several.
+//!
+//! Where a piece ends depends only on the content since the previous end: before
+//! an archive entry whose path hashes to a multiple of [`CUT_EVERY`], or after
+//! [`MAX_PIECE`] bytes without one. Two archives that hold the same entries in a
+//! stretch (the amd64 and arm64 packages share all of the gateway's JavaScript)
+//! therefore cut that stretch into the same pieces, at most one piece after the
+//! entries that differ. A [`Cache`] shared by the writers of one build keys every
+//! compressed piece by the SHA-256 of its codec, level and uncompressed bytes: a
+//! piece that another artifact of the build already compressed (or is
+//! compressing) is taken from it instead of being compressed again. The bytes are
+//! the same either way, so an artifact's bytes never depend on which others were
+//! built with it.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use sha2::Digest as _;
+
+use crate::Error;
+
+/// The longest piece, in uncompressed bytes.
+pub const MAX_PIECE: usize = 24 << 20;
+/// One archive entry in this many starts a piece (on average about 8 MiB of
+/// the gateway's tree).
+pub const CUT_EVERY: u64 = 512;
+
+/// How the pieces are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// xz (LZMA2) at a preset, CRC-64 checks.
+    Xz(u32),
+    /// gzip (deflate) at a level.
+    Gzip(u32),
+}
+
+impl Codec {
+    fn check(self) -> Result<Codec, Error> {
+        match self {
+            Codec::Xz(l) if l <= 9 => Ok(self),
+            Codec::Gzip(l) if (1..=9).contains(&l) => Ok(self),
+            Codec::Xz(l) => Err(Error::Value(format!("xz preset {l} (0 to 9)"))),
+            Codec::Gzip(l) => Err(Error::Value(format!("gzip level {l} (1 to 9)"))),
+        }
+    }
+
+    fn id(self) -> [u8; 2] {
+        match self {
+            Codec::Xz(l) => [b'x', l as u8],
+            Codec::Gzip(l) => [b'g', l as u8],
+        }
+    }
+
+    fn compress(self, data: &[u8]) -> io::Result<Piece> {
+        match self {
+            Codec::Xz(level) => xz_block(data, level),
+            Codec::Gzip(level) => deflate_piece(data, level),
+        }
+    }
+
+    fn header(self) -> Vec<u8> {
+        match self {
+            Codec::Xz(_) => xz_stream_header().to_vec(),
+            // No name, no time, "unknown" operating system.
+            Codec::Gzip(_) => vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255],
+        }
+    }
+
+    fn trailer(self, records: &[(u64, u64)], crc: u32, total: u64) -> Vec<u8> {
+        match self {
+            Codec::Xz(_) => xz_index_and_footer(records),
+            Codec::Gzip(_) => {
+                // An empty final block with fixed codes (BFINAL=1, BTYPE=01, end of block).
+                let mut t = vec![0x03, 0x00];
+                t.extend_from_slice(&crc.to_le_bytes());
+                t.extend_from_slice(&(total as u32).to_le_bytes());
+                t
+            }
+        }
+    }
+}
+
+/// A compressed piece and its index record (xz: unpadded and uncompressed size).
+#[derive(Debug)]
+struct Piece {
+    bytes: Vec<u8>,
+    record: (u64, u64),
+}
+
+type Slot = Arc<OnceLock<Result<Arc<Piece>, String>>>;
+
+/// The pieces compressed so far in one build, shared by its writers (cloning
+/// shares it). Counts what was compressed and what was reused.
+#[derive(Debug, Clone, Default)]
+pub struct Cache {
+    inner: Arc<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    pieces: Mutex<HashMap<[u8; 32], Slot>>,
+    compressed_in: AtomicU64,
+    compressed_out: AtomicU64,
+    reused_in: AtomicU64,
+    reused_out: AtomicU64,
+}
+
+/// What a [`Cache`] saved: uncompressed and compressed bytes of the pieces
+/// compressed, and of those taken from another artifact's work instead.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reuse {
+    pub compressed_in: u64,
+    pub compressed_out: u64,
+    pub reused_in: u64,
+    pub reused_out: u64,
+}
+
+impl Cache {
+    pub fn new() -> Cache {
+        Cache::default()
+    }
+
+    pub fn reuse(&self) -> Reuse {
+        let i = &self.inner;
+        Reuse {
+            compressed_in: i.compressed_in.load(Ordering::Relaxed),
+            compressed_out: i.compressed_out.load(Ordering::Relaxed),
+            reused_in: i.reused_in.load(Ordering::Relaxed),
+            reused_out: i.reused_out.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The slot of a piece, and whether this caller is the first to ask for it.
+    fn slot(&self, key: [u8; 32]) -> (Slot, bool) {
+        let mut map = self.inner.pieces.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&key) {
+            Some(slot) => (Arc::clone(slot), false),
+            None => {
+                let slot = Slot::default();
+                map.insert(key, Arc::clone(&slot));
+                (slot, true)
+            }
+        }
+    }
+
+    fn count(&self, first: bool, data: u64, piece: &Piece) {
+        let i = &self.inner;
+        let (into_in, into_out) = if first { (&i.compressed_in, &i.compressed_out) } else { (&i.reused_in, &i.reused_out) };
+        into_in.fetch_add(data, Ordering::Relaxed);
+        into_out.fetch_add(piece.bytes.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// The stream flags of every xz stream here: check type CRC-64.
+fn xz_stream_flags() -> [u8; 2] {
+    [0, liblzma::stream::Check::Crc64 as u8]
+}
+
+fn xz_stream_header() -> [u8; 12] {
+    let mut h = [0u8; 12];
+    h[..6].copy_from_slice(b"\xfd7zXZ\0");
+    h[6..8].copy_from_slice(&xz_stream_flags());
+    h[8..].copy_from_slice(&crc32fast::hash(&xz_stream_flags()).to_le_bytes());
+    h
+}
+
+/// Compresses one xz block: an xz stream of one block from liblzma, of which the
+/// block is kept and the stream's own header, index and footer are dropped.
+fn xz_block(data: &[u8], level: u32) -> io::Result<Piece> {
+    let stream = liblzma::stream::Stream::new_easy_encoder(level, liblzma::stream::Check::Crc64).map_err(io::Error::other)?;
+    let mut xz = liblzma::write::XzEncoder::new_stream(Vec::with_capacity(data.len() / 3), stream);
+    xz.write_all(data)?;
+    let whole = xz.finish()?;
+    let bad = |what: &str| io::Error::other(format!("liblzma wrote an unexpected stream ({what})"));
+    if whole.len() < 24 || whole[..12] != xz_stream_header() {
+        return Err(bad("header"));
+    }
+    let footer = &whole[whole.len() - 12..];
+    let backward = (u64::from(u32::from_le_bytes(footer[4..8].try_into().expect("4 bytes"))) + 1) * 4;
+    let index_start = (whole.len() as u64 - 12).checked_sub(backward).filter(|&s| s >= 12).ok_or_else(|| bad("footer"))? as usize;
+    let mut index = &whole[index_start..];
+    if index.first() != Some(&0) {
+        return Err(bad("index indicator"));
+    }
+    index = &index[1..];
+    let records = read_varint(&mut index).ok_or_else(|| bad("index"))?;
+    let unpadded = read_varint(&mut index).ok_or_else(|| bad("index"))?;
+    let uncompressed = read_varint(&mut index).ok_or_else(|| bad("index"))?;
+    if records != 1 || uncompressed != data.len() as u64 || unpadded.div_ceil(4) * 4 != (index_start - 12) as u64 {
+        return Err(bad("index records"));
+    }
+    let mut bytes = whole;
+    bytes.truncate(index_start);
+    bytes.drain(..12);
+    Ok(Piece { bytes, record: (unpadded, uncompressed) })
+}
+
+/// The index of the blocks and the stream footer.
+fn xz_index_and_footer(records: &[(u64, u64)]) -> Vec<u8> {
+    let mut index = vec![0u8];
+    write_varint(&mut index, records.len() as u64);
+    for &(unpadded, uncompressed) in records {
+        write_varint(&mut index, unpadded);
+        write_varint(&mut index, uncompressed);
+    }
+    while !index.len().is_multiple_of(4) {
+        index.push(0);
+    }
+    index.extend_from_slice(&crc32fast::hash(&index).to_le_bytes());
+    let mut footer = Vec::with_capacity(10);
+    footer.extend_from_slice(&((index.len() / 4 - 1) as u32).to_le_bytes());
+    footer.extend_from_slice(&xz_stream_flags());
+    let mut out = index;
+    out.extend_from_slice(&crc32fast::hash(&footer).to_le_bytes());
+    out.extend_from_slice(&footer);
+    out.extend_from_slice(b"YZ");
+    out
+}
+
+fn read_varint(b: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for i in 0..9 {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Raw deflate of one piece, ended by a sync flush so that the next piece's data
+/// starts on a byte boundary, with no final block.
+fn deflate_piece(data: &[u8], level: u32) -> io::Result<Piece> {
+    let mut z = flate2::Compress::new(flate2::Compression::new(level), false);
+    // More than deflate's worst case (stored blocks), so one call does it all.
+    let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 1024);
+    let mut input = data;
+    loop {
+        let before = z.total_in();
+        z.compress_vec(input, &mut out, flate2::FlushCompress::Sync).map_err(io::Error::other)?;
+        input = &input[(z.total_in() - before) as usize..];
+        // Done when all input is in and the flush fitted (room was left over).
+        if input.is_empty() && out.len() < out.capacity() {
+            break;
+        }
+        out.reserve(out.capacity());
+    }
+    Ok(Piece { record: (0, data.len() as u64), bytes: out })
+}
+
+enum Pending {
+    Running(JoinHandle<io::Result<Arc<Piece>>>),
+    Done(Arc<Piece>),
+}
+
+/// The encoder: a [`Write`] of the uncompressed stream that writes the compressed
+/// stream to `out`. [`Encoder::entry`] marks where an archive entry starts;
+/// [`Encoder::finish`] writes what is left and the stream's end.
+pub struct Encoder<W: Write> {
+    out: W,
+    codec: Codec,
+    threads: usize,
+    cache: Cache,
+    buf: Vec<u8>,
+    pending: VecDeque<Pending>,
+    records: Vec<(u64, u64)>,
+    started: bool,
+    crc: crc32fast::Hasher,
+    total: u64,
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn new(out: W, codec: Codec, threads: u32, cache: Cache) -> Result<Encoder<W>, Error> {
+        Ok(Encoder {
+            out,
+            codec: codec.check()?,
+            threads: threads.max(1) as usize,
+            cache,
+            buf: Vec::with_capacity(MAX_PIECE),
+            pending: VecDeque::new(),
+            records: Vec::new(),
+            started: false,
+            crc: crc32fast::Hasher::new(),
+            total: 0,
+        })
+    }
+
+    /// An archive entry named `path` starts here: a piece ends before it when the
+    /// path says so (see the module's description).
+    pub fn entry(&mut self, path: &str) -> io::Result<()> {
+        if !self.buf.is_empty() && path_hash(path).is_multiple_of(CUT_EVERY) {
+            self.cut()?;
+        }
+        Ok(())
+    }
+
+    /// Ends the current piece and hands it to a compressor.
+    fn cut(&mut self) -> io::Result<()> {
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(MAX_PIECE));
+        if matches!(self.codec, Codec::Gzip(_)) {
+            self.crc.update(&data);
+        }
+        self.total += data.len() as u64;
+        let key: [u8; 32] = {
+            let mut h = sha2::Sha256::new();
+            h.update(self.codec.id());
+            h.update(&data);
+            h.finalize().into()
+        };
+        let (slot, first) = self.cache.slot(key);
+        let pending = match slot.get() {
+            Some(done) => {
+                let piece = done.clone().map_err(io::Error::other)?;
+                self.cache.count(false, data.len() as u64, &piece);
+                Pending::Done(piece)
+            }
+            None => {
+                let (codec, cache) = (self.codec, self.cache.clone());
+                Pending::Running(std::thread::spawn(move || {
+                    // Whoever is first compresses; the others wait for its result.
+                    let done = slot.get_or_init(|| codec.compress(&data).map(Arc::new).map_err(|e| e.to_string()));
+                    let piece = done.clone().map_err(io::Error::other)?;
+                    cache.count(first, data.len() as u64, &piece);
+                    Ok(piece)
+                }))
+            }
+        };
+        self.pending.push_back(pending);
+        // `threads` compressors run while this thread fills the next piece.
+        while self.pending.iter().filter(|p| matches!(p, Pending::Running(_))).count() > self.threads {
+            self.write_oldest()?;
+        }
+        Ok(())
+    }
+
+    fn start(&mut self) -> io::Result<()> {
+        if !self.started {
+            self.out.write_all(&self.codec.header())?;
+            self.started = true;
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest pending piece and writes it.
+    fn write_oldest(&mut self) -> io::Result<()> {
+        let piece = match self.pending.pop_front() {
+            None => return Ok(()),
+            Some(Pending::Done(p)) => p,
+            Some(Pending::Running(h)) => h.join().map_err(|_| io::Error::other("a compressor thread panicked"))??,
+        };
+        self.start()?;
+        self.out.write_all(&piece.bytes)?;
+        self.records.push(piece.record);
+        Ok(())
+    }
+
+    /// Writes the rest and the end of the stream; returns the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        if !self.buf.is_empty() {
+            self.cut()?;
+        }
+        while !self.pending.is_empty() {
+            self.write_oldest()?;
+        }
+        self.start()?;
+        let trailer = self.codec.trailer(&self.records, self.crc.clone().finalize(), self.total);
+        self.out.write_all(&trailer)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// FNV-1a of a path: the same on every machine and every run.
+fn path_hash(path: &str) -> u64 {
+    path.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(MAX_PIECE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == MAX_PIECE {
+            self.cut()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    fn decode(codec: Codec, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        match codec {
+            Codec::Xz(_) => liblzma::read::XzDecoder::new(bytes).read_to_end(&mut out).unwrap(),
+            // One member: a multi-member reader would hide a second one.
+            Codec::Gzip(_) => flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap(),
+        };
+        out
+    }
+
+    const CODECS: [Codec; 2] = [Codec::Xz(1), Codec::Gzip(6)];
+
+    /// Pseudo-random bytes that compress a little, as a tree of files does.
+    fn data(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i % 3 == 0 {
+                    b'a'
+                } else {
+                    (x % 16) as u8 + b'a'
+                }
+            })
+            .collect()
+    }
+
+    fn encode(codec: Codec, entries: &[(String, Vec<u8>)], threads: u32, cache: &Cache) -> Vec<u8> {
+        let mut w = Encoder::new(Vec::new(), codec, threads, cache.clone()).unwrap();
+        for (path, bytes) in entries {
+            w.entry(path).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn liblzma_and_flate2_read_every_shape_back() {
+        let many: Vec<(String, Vec<u8>)> = (0..2000).map(|i| (format!("/usr/lib/f{i}"), data(i, 5_000))).collect();
+        let whole: Vec<u8> = many.iter().flat_map(|(_, b)| b.clone()).collect();
+        let big = vec![("big".to_owned(), data(7, MAX_PIECE + 5))];
+        for codec in CODECS {
+            let cache = Cache::new();
+            assert_eq!(decode(codec, &encode(codec, &[], 2, &cache)), b"");
+            let one = vec![("a".to_owned(), b"x".to_vec())];
+            assert_eq!(decode(codec, &encode(codec, &one, 2, &cache)), b"x");
+            // Many entries and longer than a piece: several pieces.
+            for threads in [1, 3] {
+                assert_eq!(decode(codec, &encode(codec, &many, threads, &Cache::new())), whole, "{codec:?}");
+            }
+            assert_eq!(decode(codec, &encode(codec, &big, 2, &Cache::new())), big[0].1, "{codec:?}");
+        }
+        assert!(Encoder::new(Vec::new(), Codec::Gzip(0), 1, Cache::new()).is_err());
+        assert!(Encoder::new(Vec::new(), Codec::Xz(10), 1, Cache::new()).is_err());
+    }
+
+    #[test]
+    fn shared_entries_are_compressed_once_and_the_bytes_do_not_depend_on_it() {
+        let common: Vec<(String, Vec<u8>)> = (0..4000).map(|i| (format!("/usr/lib/app/f{i}"), data(i, 2_000))).collect();
+        let mut amd64 = common.clone();
+        let mut arm64 = common.clone();
+        // An architecture's own entries, early and at the end.
+        amd64.insert(100, ("/usr/lib/app/x64.node".to_owned(), data(1, 300_000)));
+        arm64.insert(100, ("/usr/lib/app/arm64.node".to_owned(), data(2, 500_000)));
+        amd64.push(("/usr/lib/node".to_owned(), data(3, 1_000_000)));
+        arm64.push(("/usr/lib/node".to_owned(), data(4, 900_000)));
+        let arm64_len: usize = arm64.iter().map(|(_, b)| b.len()).sum();
+        let amd64_len: usize = amd64.iter().map(|(_, b)| b.len()).sum();
+
+        for codec in CODECS {
+            let alone = encode(codec, &arm64, 2, &Cache::new());
+            let cache = Cache::new();
+            let first = encode(codec, &amd64, 2, &cache);
+            assert_eq!(cache.reuse().reused_in, 0);
+            let second = encode(codec, &arm64, 2, &cache);
+            assert_eq!(second, alone, "{codec:?}: reusing pieces changed the bytes");
+            assert_eq!(decode(codec, &first), amd64.iter().flat_map(|(_, b)| b.clone()).collect::<Vec<u8>>());
+            // All but the pieces of the entries that differ (and the one after them).
+            let reuse = cache.reuse();
+            assert!(reuse.reused_in as usize * 10 > arm64_len * 7, "{codec:?}: too little reused: {reuse:?} of {arm64_len}");
+            assert_eq!(reuse.compressed_in + reuse.reused_in, (arm64_len + amd64_len) as u64);
+            // A piece of another codec is not taken.
+            let other = match codec {
+                Codec::Xz(_) => Codec::Gzip(6),
+                Codec::Gzip(_) => Codec::Xz(1),
+            };
+            encode(other, &arm64, 2, &cache);
+            assert_eq!(cache.reuse().reused_in, reuse.reused_in, "{codec:?} pieces taken for {other:?}");
+        }
+    }
+
+    #[test]
+    fn a_path_hash_is_fixed() {
+        // Changing the hash moves every block boundary: packages built before and
+        // after would differ.
+        assert_eq!(path_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(path_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
