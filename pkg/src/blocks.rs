@@ -1,9 +1,9 @@
 //! Compressed streams made of independent pieces, each compressed once per build.
 //!
 //! [`Encoder`] is the compressor of the .deb's data.tar.xz and of the .pkg's
-//! Payload (gzip). It cuts the uncompressed stream into pieces, compresses up to
-//! `threads` of them at once, and writes one stream as every reader of the format
-//! reads it:
+//! Payload (gzip). It cuts the uncompressed stream into pieces, has the build's
+//! compressor threads (one pool for all its writers, see [`Cache`]) compress them,
+//! and writes one stream as every reader of the format reads it:
 //!
 //! - **xz**: one .xz stream (stream header, the pieces as its blocks, their index,
 //!   stream footer), the layout liblzma's multi-threaded encoder writes;
@@ -28,6 +28,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
@@ -105,8 +106,13 @@ struct Piece {
 
 type Slot = Arc<OnceLock<Result<Arc<Piece>, String>>>;
 
-/// The pieces compressed so far in one build, shared by its writers (cloning
-/// shares it). Counts what was compressed and what was reused.
+/// The pieces compressed so far in one build and the build's compressor threads,
+/// shared by its writers (cloning shares them). Every writer's pieces go to the
+/// same few threads, as many as the build has cores: more compressors than cores
+/// only take turns, and xz's match finder, whose tables do not fit the cores'
+/// caches together, then does the same work in about twice the processor time
+/// (measured: the two .deb on 2 cores, 48 s of processor time when each had its
+/// own two threads).
 #[derive(Debug, Clone, Default)]
 pub struct Cache {
     inner: Arc<CacheInner>,
@@ -115,6 +121,12 @@ pub struct Cache {
 #[derive(Debug, Default)]
 struct CacheInner {
     pieces: Mutex<HashMap<[u8; 32], Slot>>,
+    pool: OnceLock<Pool>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
     compressed_in: AtomicU64,
     compressed_out: AtomicU64,
     reused_in: AtomicU64,
@@ -137,7 +149,7 @@ impl Cache {
     }
 
     pub fn reuse(&self) -> Reuse {
-        let i = &self.inner;
+        let i = &self.inner.counts;
         Reuse {
             compressed_in: i.compressed_in.load(Ordering::Relaxed),
             compressed_out: i.compressed_out.load(Ordering::Relaxed),
@@ -146,22 +158,23 @@ impl Cache {
         }
     }
 
-    /// The slot of a piece, and whether this caller is the first to ask for it.
-    fn slot(&self, key: [u8; 32]) -> (Slot, bool) {
+    /// The slot of a piece.
+    fn slot(&self, key: [u8; 32]) -> Slot {
         let mut map = self.inner.pieces.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(&key) {
-            Some(slot) => (Arc::clone(slot), false),
-            None => {
-                let slot = Slot::default();
-                map.insert(key, Arc::clone(&slot));
-                (slot, true)
-            }
-        }
+        Arc::clone(map.entry(key).or_default())
     }
 
-    fn count(&self, first: bool, data: u64, piece: &Piece) {
-        let i = &self.inner;
-        let (into_in, into_out) = if first { (&i.compressed_in, &i.compressed_out) } else { (&i.reused_in, &i.reused_out) };
+    /// The build's compressor threads (`threads` of them, started by the first
+    /// writer that asks).
+    fn pool(&self, threads: usize) -> &Pool {
+        self.inner.pool.get_or_init(|| Pool::new(threads))
+    }
+}
+
+impl Counts {
+    fn count(&self, compressed: bool, data: u64, piece: &Piece) {
+        let i = self;
+        let (into_in, into_out) = if compressed { (&i.compressed_in, &i.compressed_out) } else { (&i.reused_in, &i.reused_out) };
         into_in.fetch_add(data, Ordering::Relaxed);
         into_out.fetch_add(piece.bytes.len() as u64, Ordering::Relaxed);
     }
@@ -275,8 +288,50 @@ fn deflate_piece(data: &[u8], level: u32) -> io::Result<Piece> {
 }
 
 enum Pending {
-    Running(JoinHandle<io::Result<Arc<Piece>>>),
+    Running(Receiver<io::Result<Arc<Piece>>>, usize),
     Done(Arc<Piece>),
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// `threads` workers that take jobs in the order they were given.
+#[derive(Debug)]
+struct Pool {
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Pool {
+    fn new(threads: usize) -> Pool {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = (0..threads)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                std::thread::spawn(move || loop {
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+            })
+            .collect();
+        Pool { jobs: Some(tx), workers }
+    }
+
+    fn run(&self, job: Job) -> io::Result<()> {
+        self.jobs.as_ref().and_then(|j| j.send(job).ok()).ok_or_else(|| io::Error::other("the compressor threads stopped"))
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
 }
 
 /// The encoder: a [`Write`] of the uncompressed stream that writes the compressed
@@ -289,6 +344,8 @@ pub struct Encoder<W: Write> {
     cache: Cache,
     buf: Vec<u8>,
     pending: VecDeque<Pending>,
+    /// Uncompressed bytes of the pieces given to the workers and not written yet.
+    in_flight: usize,
     records: Vec<(u64, u64)>,
     started: bool,
     crc: crc32fast::Hasher,
@@ -304,6 +361,7 @@ impl<W: Write> Encoder<W> {
             cache,
             buf: Vec::with_capacity(MAX_PIECE),
             pending: VecDeque::new(),
+            in_flight: 0,
             records: Vec::new(),
             started: false,
             crc: crc32fast::Hasher::new(),
@@ -333,27 +391,41 @@ impl<W: Write> Encoder<W> {
             h.update(&data);
             h.finalize().into()
         };
-        let (slot, first) = self.cache.slot(key);
+        let slot = self.cache.slot(key);
         let pending = match slot.get() {
             Some(done) => {
                 let piece = done.clone().map_err(io::Error::other)?;
-                self.cache.count(false, data.len() as u64, &piece);
+                self.cache.inner.counts.count(false, data.len() as u64, &piece);
                 Pending::Done(piece)
             }
             None => {
-                let (codec, cache) = (self.codec, self.cache.clone());
-                Pending::Running(std::thread::spawn(move || {
-                    // Whoever is first compresses; the others wait for its result.
-                    let done = slot.get_or_init(|| codec.compress(&data).map(Arc::new).map_err(|e| e.to_string()));
-                    let piece = done.clone().map_err(io::Error::other)?;
-                    cache.count(first, data.len() as u64, &piece);
-                    Ok(piece)
-                }))
+                // The job holds the counts, not the cache: the pool must not be
+                // dropped, and wait for itself, on one of its own threads.
+                let (codec, counts, len) = (self.codec, Arc::clone(&self.cache.inner.counts), data.len());
+                let (tx, rx) = mpsc::sync_channel(1);
+                self.cache.pool(self.threads).run(Box::new(move || {
+                    // Whoever comes first compresses; the others wait for its result.
+                    let mut compressed = false;
+                    let done = slot.get_or_init(|| {
+                        compressed = true;
+                        codec.compress(&data).map(Arc::new).map_err(|e| e.to_string())
+                    });
+                    let piece = done.clone().map_err(io::Error::other);
+                    if let Ok(p) = &piece {
+                        counts.count(compressed, data.len() as u64, p);
+                    }
+                    let _ = tx.send(piece);
+                }))?;
+                self.in_flight += len;
+                Pending::Running(rx, len)
             }
         };
         self.pending.push_back(pending);
-        // `threads` compressors run while this thread fills the next piece.
-        while self.pending.iter().filter(|p| matches!(p, Pending::Running(_))).count() > self.threads {
+        // The workers take pieces in order; while they compress, this thread fills
+        // the next ones, up to as many bytes as one piece more than there are
+        // workers could hold (pieces differ in size: a worker that finished small
+        // ones goes on while another compresses a large one).
+        while self.in_flight > (self.threads + 1) * MAX_PIECE {
             self.write_oldest()?;
         }
         Ok(())
@@ -372,7 +444,10 @@ impl<W: Write> Encoder<W> {
         let piece = match self.pending.pop_front() {
             None => return Ok(()),
             Some(Pending::Done(p)) => p,
-            Some(Pending::Running(h)) => h.join().map_err(|_| io::Error::other("a compressor thread panicked"))??,
+            Some(Pending::Running(rx, len)) => {
+                self.in_flight -= len;
+                rx.recv().map_err(|_| io::Error::other("a compressor thread panicked"))??
+            }
         };
         self.start()?;
         self.out.write_all(&piece.bytes)?;
