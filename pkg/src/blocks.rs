@@ -109,10 +109,9 @@ type Slot = Arc<OnceLock<Result<Arc<Piece>, String>>>;
 /// The pieces compressed so far in one build and the build's compressor threads,
 /// shared by its writers (cloning shares them). Every writer's pieces go to the
 /// same few threads, as many as the build has cores: more compressors than cores
-/// only take turns, and xz's match finder, whose tables do not fit the cores'
-/// caches together, then does the same work in about twice the processor time
-/// (measured: the two .deb on 2 cores, 48 s of processor time when each had its
-/// own two threads).
+/// would only take turns. (The two .deb on 2 cores: 48.0 s of processor time with
+/// two threads each, 41.5 s with one pool of two; one run each, on a machine whose
+/// timings vary by a third from run to run.)
 #[derive(Debug, Clone, Default)]
 pub struct Cache {
     inner: Arc<CacheInner>,
