@@ -346,23 +346,24 @@ pub struct Encoder<W: Write> {
     /// Uncompressed bytes of the pieces given to the workers and not written yet.
     in_flight: usize,
     records: Vec<(u64, u64)>,
-    started: bool,
     crc: crc32fast::Hasher,
     total: u64,
 }
 
 impl<W: Write> Encoder<W> {
-    pub fn new(out: W, codec: Codec, threads: u32, cache: Cache) -> Result<Encoder<W>, Error> {
+    /// Writes the stream's header to `out` at once.
+    pub fn new(mut out: W, codec: Codec, threads: u32, cache: Cache) -> Result<Encoder<W>, Error> {
+        let codec = codec.check()?;
+        out.write_all(&codec.header()).map_err(|e| Error::encode(format!("the {codec:?} stream's header"), e))?;
         Ok(Encoder {
             out,
-            codec: codec.check()?,
+            codec,
             threads: threads.max(1) as usize,
             cache,
             buf: Vec::with_capacity(MAX_PIECE),
             pending: VecDeque::new(),
             in_flight: 0,
             records: Vec::new(),
-            started: false,
             crc: crc32fast::Hasher::new(),
             total: 0,
         })
@@ -430,14 +431,6 @@ impl<W: Write> Encoder<W> {
         Ok(())
     }
 
-    fn start(&mut self) -> io::Result<()> {
-        if !self.started {
-            self.out.write_all(&self.codec.header())?;
-            self.started = true;
-        }
-        Ok(())
-    }
-
     /// Waits for the oldest pending piece and writes it.
     fn write_oldest(&mut self) -> io::Result<()> {
         let piece = match self.pending.pop_front() {
@@ -448,7 +441,6 @@ impl<W: Write> Encoder<W> {
                 rx.recv().map_err(|_| io::Error::other("a compressor thread panicked"))??
             }
         };
-        self.start()?;
         self.out.write_all(&piece.bytes)?;
         self.records.push(piece.record);
         Ok(())
@@ -462,7 +454,6 @@ impl<W: Write> Encoder<W> {
         while !self.pending.is_empty() {
             self.write_oldest()?;
         }
-        self.start()?;
         let trailer = self.codec.trailer(&self.records, self.crc.clone().finalize(), self.total);
         self.out.write_all(&trailer)?;
         self.out.flush()?;

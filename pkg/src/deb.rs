@@ -2,8 +2,9 @@
 //!
 //! The data member is streamed from the stage through a multi-threaded xz encoder
 //! of independent blocks ([`crate::blocks::Encoder`], which does not compress again
-//! what the build's other .deb already compressed) into a temporary file next to the output while the MD5 sums are taken, so every
-//! payload file is read exactly once; the control member (which needs those sums)
+//! what the build's other .deb already compressed) into a temporary file next to
+//! the output while the MD5 sums are taken, so every payload file is read exactly
+//! once; the control member (which needs those sums)
 //! is then written before it, as dpkg requires. Owners are root, times are the
 //! build's `mtime`, order is the stage's: the same inputs give the same bytes.
 //!

@@ -211,14 +211,11 @@ pub fn exposure(sh: &Shell, unit: &Path) -> Result<f64> {
     Ok(value.parse()?)
 }
 
-/// A second build of the same inputs into another directory gives the same bytes.
-/// A second build of every artifact, into another directory, is byte-identical
-/// to the first (and so is each SBOM).
 /// Builds the six artifacts again, in two builds in which no artifact has a
 /// partner to share compressed pieces with (linux-arm64 with darwin-x64, then
 /// linux-x64 with darwin-arm64), and compares each with the first build, where
 /// the partners shared them: the bytes must not depend on it. The first build
-/// must have shared, or the comparison proves nothing.
+/// must have shared, or the comparison proves nothing. Each SBOM is compared too.
 pub fn reproducible(first: &crate::dist::Built) -> Result<()> {
     let shared = first.reuse;
     ensure!(
