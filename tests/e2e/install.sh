@@ -25,4 +25,6 @@ check_not "an ordinary user cannot list the state dir" runuser -u alice -- ls "$
 check_not "the wrapper refuses an ordinary user" runuser -u alice -- clawdbot gateway health
 check "systemctl restart $UNIT" systemctl restart "$UNIT"
 check "the gateway answers HTTP 200 after a restart" start_to_http restart_to_http200_s
+restarts 3
+check "the first start and 4 restarts keep [service.startup]: median at most $STARTUP_MEDIAN_S s, each at most $STARTUP_MAX_S s" starts_kept_promise
 finish

@@ -6,7 +6,7 @@
 
 check "apt-get install ./clawdbot_*.deb (the older version)" install_pkg current || abort
 check "$UNIT is active" wait_until "$START_LIMIT" is_active || abort
-check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok || abort
+check "the gateway answers HTTP 200" start_to_http || abort
 old_pid=$(main_pid)
 old_config=$(sha "$CONFIG")
 old_token=$(config_token)
@@ -31,4 +31,5 @@ check "the group $SVC_USER is the same" expect "$old_group" getent group "$SVC_U
 check "no account was added" expect "$old_accounts" wc -l < /etc/passwd
 check "the state dir is still 0700 $SVC_USER" expect "700 $SVC_USER" stat -c '%a %U' "$STATE_DIR"
 check "sudo clawdbot gateway health --json reports ok" gateway_healthy
+check "the first start and the upgrade's each took at most $STARTUP_MAX_S s ([service.startup])" starts_kept_promise
 finish

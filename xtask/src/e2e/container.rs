@@ -86,10 +86,14 @@ pub(super) fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packag
     }
     let manifest = pkg::Manifest::load(&crate::root().join("clawdbot.toml"))?;
     fs::write(dir.join("tests/contract.sh"), contract_sh(&manifest))?;
-    // /e2e/pkg/current and /e2e/pkg/next: the .deb and, for an rpm scenario, the .rpm.
+    // /e2e/pkg/current and /e2e/pkg/next: the .deb and, for an rpm scenario, the .rpm;
+    // /e2e/pkg/bare: the .deb without the transpile cache, for a scenario that asks.
     let mut files = vec![("current", &pkgs.deb), ("next", &pkgs.upgrade_deb)];
     if let (true, Some((rpm, upgrade_rpm))) = (s.rpm, &pkgs.rpm) {
         files.extend([("current", rpm), ("next", upgrade_rpm)]);
+    }
+    if let (true, Some(bare)) = (s.bare, &pkgs.bare_deb) {
+        files.push(("bare", bare));
     }
     for (label, file) in files {
         let d = dir.join("pkg").join(label);
@@ -167,6 +171,8 @@ pub(super) fn contract_sh(m: &pkg::Manifest) -> String {
     for (name, value) in vars {
         out.push_str(&format!("{name}='{value}'\n"));
     }
+    let startup = m.service.startup;
+    out.push_str(&format!("STARTUP_MEDIAN_S={}\nSTARTUP_MAX_S={}\n", startup.median_s, startup.max_s));
     out
 }
 

@@ -45,8 +45,8 @@ pub struct Args {
     /// from this checkout with the packaging revision raised by one).
     #[arg(long)]
     pub upgrade_rpm: Option<PathBuf>,
-    /// Run only this scenario (repeatable): install, isolation, admin, upgrade, remove-purge, chroot, rpm,
-    /// repo, repo-trixie.
+    /// Run only this scenario (repeatable): install, startup-control, isolation, admin, grants, migrate,
+    /// upgrade, remove-purge, chroot, rpm, repo, repo-trixie.
     #[arg(long = "scenario")]
     pub scenarios: Vec<String>,
     /// Seconds one scenario may take, boot and shutdown included.
@@ -84,23 +84,26 @@ const RPM_TOOLS: &[(&str, &str)] = &[("rpm", "rpm")];
 /// `tests/e2e/<name>.chroot.sh` in a plain chroot when `chroot_first`; `rpm`:
 /// it installs the .rpm packages rather than the .deb packages; `repo`: it
 /// installs from APT repositories built on the host (see [`repositories`]);
-/// `release`: the Debian it boots.
+/// `bare`: it also gets the .deb built without the transpile cache
+/// (`/e2e/pkg/bare`); `release`: the Debian it boots.
 pub struct Scenario {
     pub name: &'static str,
     pub what: &'static str,
     pub chroot_first: bool,
     pub rpm: bool,
     pub repo: bool,
+    pub bare: bool,
     pub release: &'static Release,
 }
 
 /// A scenario on bookworm that installs the .deb files.
 const fn deb(name: &'static str, what: &'static str) -> Scenario {
-    Scenario { name, what, chroot_first: false, rpm: false, repo: false, release: &BOOKWORM }
+    Scenario { name, what, chroot_first: false, rpm: false, repo: false, bare: false, release: &BOOKWORM }
 }
 
 pub const SCENARIOS: &[Scenario] = &[
-    deb("install", "apt-get install; user, service, HTTP 200, health, state dir, token"),
+    deb("install", "apt-get install; user, service, HTTP 200, health, state dir, token; 5 starts within [service.startup]"),
+    Scenario { bare: true, ..deb("startup-control", "the .deb without transpile cache nor JITI_TRY_NATIVE breaks [service.startup]: the check can fail") },
     deb("isolation", "the sandbox hides /home and /root, is read-only outside its state"),
     deb("admin", "sudo clawdbot runs the CLI in the sandbox on its own terminal; its service words act on the system service"),
     deb("grants", "clawdbot grant/revoke: the gateway reads (or writes) just the granted files; upgrade keeps, purge removes"),
@@ -125,7 +128,7 @@ pub fn run(args: &Args) -> Result<()> {
     let with_rpm = scenarios.iter().any(|s| s.rpm);
     check_host(&sh, with_rpm)?;
 
-    let pkgs = packages(&sh, args, with_rpm)?;
+    let pkgs = packages(&sh, args, with_rpm, scenarios.iter().any(|s| s.bare))?;
     eprintln!("    package under test: {}", pkgs.deb.display());
     eprintln!("    higher version:     {}", pkgs.upgrade_deb.display());
     if let Some((rpm, upgrade_rpm)) = &pkgs.rpm {
@@ -169,7 +172,7 @@ pub fn run(args: &Args) -> Result<()> {
     eprintln!("==> e2e summary ({:.1} s in all)", started.elapsed().as_secs_f64());
     for (name, secs, ok, metrics) in &outcomes {
         let m: String = metrics.iter().map(|(k, v)| format!(", {k} {v}")).collect();
-        eprintln!("    {:<4} {name:<13} {secs:6.1} s{m}", if *ok { "pass" } else { "FAIL" });
+        eprintln!("    {:<4} {name:<15} {secs:6.1} s{m}", if *ok { "pass" } else { "FAIL" });
     }
     println!("{passed} passed, {failed} failed");
     if failed > 0 {

@@ -12,11 +12,14 @@ use xshell::{cmd, Shell};
 use super::*;
 
 /// The packages the scenarios install: the .deb under test and one of a higher
-/// version, and, when an rpm scenario runs, the same pair of .rpm packages.
+/// version, when an rpm scenario runs the same pair of .rpm packages, and when a
+/// scenario asks for it the .deb of this checkout built without the transpile
+/// cache (the start-up promise's control).
 pub(super) struct Packages {
     pub(super) deb: PathBuf,
     pub(super) upgrade_deb: PathBuf,
     pub(super) rpm: Option<(PathBuf, PathBuf)>,
+    pub(super) bare_deb: Option<PathBuf>,
 }
 
 /// The package under test and the one of a higher packaging revision: the files
@@ -26,7 +29,7 @@ pub(super) fn pair(given: &Option<PathBuf>, given_upgrade: &Option<PathBuf>, for
     let pick = |given: &Option<PathBuf>, name: &str, bump: u32, what: &str| -> Result<PathBuf> {
         let path = match given {
             Some(p) => root.join(p),
-            None => crate::step(&format!("the .{format} of {what}"), || build_cached(&root, name, bump, format))?,
+            None => crate::step(&format!("the .{format} of {what}"), || build_cached(&root, name, bump, format, true))?,
         };
         if !path.is_file() {
             bail!("no package at {}", path.display());
@@ -37,14 +40,22 @@ pub(super) fn pair(given: &Option<PathBuf>, given_upgrade: &Option<PathBuf>, for
 }
 
 /// The packages, each pair checked to compare as lower and higher version.
-pub(super) fn packages(sh: &Shell, args: &Args, with_rpm: bool) -> Result<Packages> {
+pub(super) fn packages(sh: &Shell, args: &Args, with_rpm: bool, with_bare: bool) -> Result<Packages> {
     let (deb, upgrade_deb) = pair(&args.deb, &args.upgrade_deb, Format::Deb)?;
     let (a, b) = (deb_field(sh, &deb, "Version")?, deb_field(sh, &upgrade_deb, "Version")?);
     if cmd!(sh, "dpkg --compare-versions {a} lt {b}").quiet().run().is_err() {
         bail!("the upgrade package ({b}) is not of a higher version than the package under test ({a})");
     }
+    let bare_deb = if with_bare {
+        let root = crate::root();
+        Some(crate::step("the .deb of this checkout without the transpile cache (the start-up control)", || {
+            build_cached(&root, "bare", 0, Format::Deb, false)
+        })?)
+    } else {
+        None
+    };
     if !with_rpm {
-        return Ok(Packages { deb, upgrade_deb, rpm: None });
+        return Ok(Packages { deb, upgrade_deb, rpm: None, bare_deb });
     }
     let (rpm, upgrade_rpm) = pair(&args.rpm, &args.upgrade_rpm, Format::Rpm)?;
     let (a, b) = (rpm_evr(sh, &rpm)?, rpm_evr(sh, &upgrade_rpm)?);
@@ -52,7 +63,7 @@ pub(super) fn packages(sh: &Shell, args: &Args, with_rpm: bool) -> Result<Packag
     if cmd!(sh, "rpm --eval {lua}").quiet().read()?.trim() != "-1" {
         bail!("the upgrade .rpm ({b}) is not of a higher version than the .rpm under test ({a})");
     }
-    Ok(Packages { deb, upgrade_deb, rpm: Some((rpm, upgrade_rpm)) })
+    Ok(Packages { deb, upgrade_deb, rpm: Some((rpm, upgrade_rpm)), bare_deb })
 }
 
 /// epoch:version-release of an .rpm file.
@@ -71,16 +82,17 @@ pub(super) fn deb_field(sh: &Shell, deb: &Path, field: &str) -> Result<String> {
 }
 
 /// Builds the linux-x64 package of `format` (.deb or .rpm) with the packaging
-/// revision raised by `bump`, into `target/e2e/pkg/<label>/` (`rpm-<label>/` for
-/// an .rpm), unless the same inputs built it already.
-pub(super) fn build_cached(root: &Path, label: &str, bump: u32, format: Format) -> Result<PathBuf> {
+/// revision raised by `bump`, with or without the transpile cache, into
+/// `target/e2e/pkg/<label>/` (`rpm-<label>/` for an .rpm), unless the same inputs
+/// built it already.
+pub(super) fn build_cached(root: &Path, label: &str, bump: u32, format: Format, transpile_cache: bool) -> Result<PathBuf> {
     let (dir, ext) = match format {
         Format::Rpm => (root.join("target/e2e/pkg").join(format!("rpm-{label}")), "rpm"),
         _ => (root.join("target/e2e/pkg").join(label), "deb"),
     };
     let manifest_text = fs::read_to_string(root.join("clawdbot.toml"))?;
     let manifest_text = if bump == 0 { manifest_text } else { bump_revision(&manifest_text, bump)? };
-    let stamp = format!("{}\n", inputs_hash(root, &manifest_text, format)?);
+    let stamp = format!("{}{}\n", inputs_hash(root, &manifest_text, format)?, if transpile_cache { "" } else { " without the transpile cache" });
     let stamp_path = dir.join("inputs.sha256");
     if fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp.as_str()) {
         if let Some(deb) = find_pkg(&dir, ext)? {
@@ -100,6 +112,7 @@ pub(super) fn build_cached(root: &Path, label: &str, bump: u32, format: Format) 
         formats: vec![format],
         out: rel(&dir.join("out")),
         manifest: rel(&manifest),
+        no_transpile_cache: !transpile_cache,
         ..crate::dist::Args::default()
     };
     let out = crate::dist::run(&dist_args)?;
