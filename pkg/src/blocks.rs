@@ -119,6 +119,8 @@ pub struct Cache {
 
 #[derive(Debug, Default)]
 struct CacheInner {
+    /// Only one artifact uses it ([`Cache::unshared`]): no piece is looked up.
+    unshared: bool,
     pieces: Mutex<HashMap<[u8; 32], Slot>>,
     pool: OnceLock<Pool>,
     counts: Arc<Counts>,
@@ -145,6 +147,13 @@ pub struct Reuse {
 impl Cache {
     pub fn new() -> Cache {
         Cache::default()
+    }
+
+    /// The threads of a cache, for a build of one artifact: it has no partner
+    /// whose pieces it could take, so its pieces are not hashed to look them up
+    /// (the SHA-256 of every byte, about 1 % of the processor time of a .deb).
+    pub fn unshared() -> Cache {
+        Cache { inner: Arc::new(CacheInner { unshared: true, ..CacheInner::default() }) }
     }
 
     pub fn reuse(&self) -> Reuse {
@@ -385,14 +394,18 @@ impl<W: Write> Encoder<W> {
             self.crc.update(&data);
         }
         self.total += data.len() as u64;
-        let key: [u8; 32] = {
-            let mut h = sha2::Sha256::new();
-            h.update(self.codec.id());
-            h.update(&data);
-            h.finalize().into()
+        let slot = if self.cache.inner.unshared {
+            None
+        } else {
+            let key: [u8; 32] = {
+                let mut h = sha2::Sha256::new();
+                h.update(self.codec.id());
+                h.update(&data);
+                h.finalize().into()
+            };
+            Some(self.cache.slot(key))
         };
-        let slot = self.cache.slot(key);
-        let pending = match slot.get() {
+        let pending = match slot.as_ref().and_then(|s| s.get()) {
             Some(done) => {
                 let piece = done.clone().map_err(io::Error::other)?;
                 self.cache.inner.counts.count(false, data.len() as u64, &piece);
@@ -404,13 +417,17 @@ impl<W: Write> Encoder<W> {
                 let (codec, counts, len) = (self.codec, Arc::clone(&self.cache.inner.counts), data.len());
                 let (tx, rx) = mpsc::sync_channel(1);
                 self.cache.pool(self.threads).run(Box::new(move || {
-                    // Whoever comes first compresses; the others wait for its result.
                     let mut compressed = false;
-                    let done = slot.get_or_init(|| {
+                    let mut compress = || {
                         compressed = true;
                         codec.compress(&data).map(Arc::new).map_err(|e| e.to_string())
-                    });
-                    let piece = done.clone().map_err(io::Error::other);
+                    };
+                    // Whoever comes first compresses; the others wait for its result.
+                    let done = match &slot {
+                        Some(slot) => slot.get_or_init(compress).clone(),
+                        None => compress(),
+                    };
+                    let piece = done.map_err(io::Error::other);
                     if let Ok(p) = &piece {
                         counts.count(compressed, data.len() as u64, p);
                     }
@@ -564,6 +581,11 @@ mod tests {
             assert_eq!(cache.reuse().reused_in, 0);
             let second = encode(codec, &arm64, 2, &cache);
             assert_eq!(second, alone, "{codec:?}: reusing pieces changed the bytes");
+            // A cache for one artifact looks nothing up, and writes the same bytes.
+            let unshared = Cache::unshared();
+            assert_eq!(encode(codec, &arm64, 2, &unshared), alone, "{codec:?}");
+            assert_eq!(encode(codec, &arm64, 2, &unshared), alone, "{codec:?}");
+            assert_eq!((unshared.reuse().reused_in, unshared.reuse().compressed_in), (0, 2 * arm64_len as u64), "{codec:?}");
             assert_eq!(decode(codec, &first), amd64.iter().flat_map(|(_, b)| b.clone()).collect::<Vec<u8>>());
             // All but the pieces of the entries that differ (and the one after them).
             let reuse = cache.reuse();

@@ -68,7 +68,8 @@ pub fn build(args: &Args) -> Result<Built> {
     let opts = BuildOptions {
         mtime: source_date_epoch()?,
         threads: std::thread::available_parallelism().map_or(2, |n| n.get() as u32),
-        blocks: pkg::blocks::Cache::new(),
+        // One artifact has no partner whose compressed pieces it could take.
+        blocks: if jobs.iter().map(|(_, formats)| formats.len()).sum::<usize>() > 1 { pkg::blocks::Cache::new() } else { pkg::blocks::Cache::unshared() },
     };
 
     let key = args.rpm_signing_key.clone().or_else(|| std::env::var_os("CLAWDBOT_RPM_SIGNING_KEY").filter(|v| !v.is_empty()).map(PathBuf::from));

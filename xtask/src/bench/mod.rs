@@ -121,9 +121,10 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The options with a cache of compressed pieces of their own (see [`pkg::blocks::Cache`]).
+/// The options for one artifact alone, with compressor threads of its own and no
+/// earlier run's pieces to take (see [`pkg::blocks::Cache::unshared`]).
 fn fresh(opts: &BuildOptions) -> BuildOptions {
-    BuildOptions { blocks: pkg::blocks::Cache::new(), ..opts.clone() }
+    BuildOptions { blocks: pkg::blocks::Cache::unshared(), ..opts.clone() }
 }
 
 fn deb_row(cx: &Cx, target: Target, stage: &Stage, out: &Path) -> Result<Row> {
