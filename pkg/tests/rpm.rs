@@ -161,6 +161,26 @@ fn rpm_reads_back_name_files_owners_modes_and_config_flags() {
         }
     }
 
+    // Each staged file's size and SHA-256, as rpm reads them from the header (the
+    // payload's files reach the crate empty; the writer fills both in).
+    {
+        use sha2::Digest as _;
+        let mut files = 0;
+        for (path, e) in f.stage.iter() {
+            let pkg::stage::Kind::File(source) = &e.kind else { continue };
+            let bytes = match source {
+                pkg::stage::Source::Bytes(b) => b.clone(),
+                pkg::stage::Source::Disk(p) => fs::read(p).unwrap(),
+            };
+            let line = dump.lines().find(|l| l.split(' ').next() == Some(path)).unwrap_or_else(|| panic!("{path} is not in --dump"));
+            let c: Vec<&str> = line.split(' ').collect();
+            let digest: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!((c[1].to_owned(), c[3].to_owned()), (bytes.len().to_string(), digest), "{path}");
+            files += 1;
+        }
+        assert!(files > 10, "only {files} staged files");
+    }
+
     let flags = rpm_query(&file, &["--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]"]);
     assert!(flags.lines().any(|l| l == "/etc/clawdbot/gateway.env cn"), "gateway.env is not %config(noreplace):\n{flags}");
     assert!(flags.lines().any(|l| l == "/usr/share/licenses/clawdbot/LICENSE l"), "no %license file:\n{flags}");

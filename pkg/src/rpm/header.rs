@@ -1,21 +1,25 @@
 //! The payload and the headers of an .rpm, after the `rpm` crate built the package.
 //!
 //! Payload: cpio compressed as the manifest's `rpm.compression` says (xz or zstd),
-//! by [`compress_payload`]: the `rpm` crate writes the header and the uncompressed
-//! cpio archive, the payload is compressed here with a multi-threaded encoder, and
-//! the header's payload tags and the signature header are written again to match.
-//! (The crate's own compressors are single-threaded and flush after every cpio
-//! entry, which ends a compression block per file: on the unpruned linux-x64 tree
-//! that gave 123 MB with xz 6 against about 80 MB for the same files in one
-//! stream.) Signing ([`sign_file`]) replaces only the signature header, as
-//! `rpmsign --addsign` does.
+//! by [`compress_payload`]: the `rpm` crate writes the header and an uncompressed
+//! cpio archive in which the payload's files are empty (given their bytes, it
+//! would read each twice and hash the archive six times); here that archive is
+//! streamed again with the files' bytes into a multi-threaded encoder, and the
+//! header's tags that depend on those bytes (sizes, digests) and the signature
+//! header are written again to match. (The crate's own compressors are
+//! single-threaded and flush after every cpio entry, which ends a compression
+//! block per file: on the unpruned linux-x64 tree that gave 123 MB with xz 6
+//! against about 80 MB for the same files in one stream.) Signing
+//! ([`sign_file`]) replaces only the signature header, as `rpmsign --addsign` does.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 
 use ::rpm::Timestamp;
+use sha2::Digest as _;
 
 use crate::manifest::{Compression, Compressor};
+use crate::stage::Source;
 use crate::write::AtomicFile;
 use crate::Error;
 
@@ -49,49 +53,99 @@ impl Signer {
 /// finds the many files that node_modules holds more than once.
 pub const ZSTD_WINDOW_LOG: u32 = 27;
 
-/// Compresses the uncompressed cpio payload of a package built with
-/// [`CompressionWithLevel::None`], and writes the header's payload tags
-/// (compressor, level, digest of the compressed payload) and the signature header
-/// again to match: header digests, the OpenPGP signature of the header when there
-/// is a signer, header+payload size, and the uncompressed payload size, which
-/// rpm2cpio compares with what it unpacks (as rpmbuild writes it; the crate does
-/// not). The digest of the uncompressed payload (`PAYLOADDIGESTALT`) stays as the
-/// crate computed it.
+/// The regular files of a package that the crate was given empty, by their name
+/// in the cpio archive (`./usr/...`): where their bytes are and how many.
+pub(super) type Contents<'a> = std::collections::HashMap<String, (&'a Source, u64)>;
+
+/// Writes the payload of a package that the crate built uncompressed
+/// ([`CompressionWithLevel::None`]) with the files of `contents` empty, so that it
+/// neither reads nor hashes them (it hashes every archive six times, in three
+/// algorithms, of which a v4 package keeps one): the crate's cpio archive again,
+/// the header of each file of `contents` with its real size and followed by its bytes,
+/// streamed through the compressor of `c` while each file's SHA-256 and the
+/// archive's are taken (every file read once, the archive never held whole).
+/// Then the header's tags that depend on the files' bytes (file sizes and
+/// digests, the installed size, the uncompressed and compressed payload's
+/// digests, compressor and level) and the signature header are written again to
+/// match: header digests, the OpenPGP signature of the header when there is a
+/// signer, header+payload size, and the uncompressed payload size, which rpm2cpio
+/// compares with what it unpacks (as rpmbuild writes it; the crate does not).
+///
+/// [`CompressionWithLevel::None`]: ::rpm::CompressionWithLevel::None
 pub(super) fn compress_payload(
     artifact: &str,
     pkg: &mut ::rpm::Package,
+    contents: &Contents,
     c: Compression,
     threads: u32,
     signer: Option<(&Signer, Timestamp)>,
 ) -> Result<(), Error> {
     use ::rpm::{Header, HeaderEntry, IndexData, IndexTag};
-    use sha2::Digest as _;
     let fail = |what: &str, e: ::rpm::Error| Error::encode(format!("{artifact}: {what}"), e);
-
-    let raw = std::mem::take(&mut pkg.payload);
-    let raw_len = raw.len() as u64;
-    let out = Vec::with_capacity(raw.len() / 4);
-    let compressed = match c.format {
-        Compressor::Xz => {
-            let mut xz = crate::write::xz_writer(out, c.level, threads)?;
-            xz.write_all(&raw).and_then(|()| xz.finish())
-        }
-        Compressor::Zstd => (|| {
-            let level = i32::try_from(c.level).map_err(std::io::Error::other)?;
-            let mut z = zstd::stream::write::Encoder::new(out, level)?;
-            // Never 0: with one worker or more the output is the same for any count.
-            z.multithread(threads.max(1))?;
-            z.long_distance_matching(true)?;
-            z.window_log(ZSTD_WINDOW_LOG)?;
-            z.include_checksum(true)?;
-            z.write_all(&raw)?;
-            z.finish()
-        })(),
+    let h = &pkg.metadata.header;
+    let paths = pkg.metadata.get_file_paths().map_err(|e| fail("reading the file list", e))?;
+    let mut sizes = h.get_entry_data_as_u32_array(IndexTag::RPMTAG_FILESIZES).map_err(|e| fail("reading the file sizes", e))?;
+    let mut digests: Vec<String> = h
+        .get_entry_data_as_string_array(IndexTag::RPMTAG_FILEDIGESTS)
+        .map_err(|e| fail("reading the file digests", e))?
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let installed = h.get_entry_data_as_u32(IndexTag::RPMTAG_SIZE).map_err(|e| fail("reading the installed size", e))?;
+    if sizes.len() != paths.len() || digests.len() != paths.len() {
+        return Err(Error::Value(format!("{artifact}: the header lists {} files, {} sizes and {} digests", paths.len(), sizes.len(), digests.len())));
     }
-    .map_err(|e| Error::encode(format!("{artifact}: compressing the payload with {c}"), e))?;
-    drop(raw);
+
+    let stub = std::mem::take(&mut pkg.payload);
+    let mut enc = Encoder::new(c, threads, stub.len()).map_err(|e| Error::encode(format!("{artifact}: starting the {c} compressor"), e))?;
+    let mut raw = Raw { inner: &mut enc, sha: sha2::Sha256::new(), len: 0 };
+    let mut added = 0u64;
+    let mut rest = &stub[..];
+    let mut index = 0;
+    loop {
+        let entry = CpioEntry::parse(rest)
+            .ok_or_else(|| Error::Value(format!("{artifact}: the crate's cpio archive is not newc at byte {}", stub.len() - rest.len())))?;
+        let (head, tail) = rest.split_at(entry.len);
+        rest = tail;
+        if entry.name == CPIO_TRAILER {
+            raw.write_all(head).map_err(|e| Error::io(Path::new(artifact), e))?;
+            break;
+        }
+        let path = entry
+            .name
+            .strip_prefix('.')
+            .filter(|_| index < paths.len() && paths[index].as_os_str() == &entry.name[1..])
+            .ok_or_else(|| Error::Value(format!("{artifact}: cpio entry {index} is {:?}, the header's is {:?}", entry.name, paths.get(index))))?;
+        match contents.get(entry.name) {
+            Some((source, size)) if entry.is_regular() && entry.file_size == 0 => {
+                let size32 = u32::try_from(*size).map_err(|_| Error::layout(path, "a file of 4 GiB or more (the payload's sizes are 32-bit)"))?;
+                let mut header = head[..entry.header_len].to_vec();
+                header[CPIO_FILESIZE].copy_from_slice(format!("{size32:08x}").as_bytes());
+                raw.write_all(&header).map_err(|e| Error::io(Path::new(artifact), e))?;
+                let digest = copy_file(path, source, *size, &mut raw)?;
+                raw.write_all(&[0; 3][..pad4(*size as usize)]).map_err(|e| Error::io(Path::new(artifact), e))?;
+                sizes[index] = size32;
+                digests[index] = crate::write::hex(&digest);
+                added += *size;
+            }
+            Some(_) => return Err(Error::Value(format!("{artifact}: {path} is not an empty regular file in the crate's archive"))),
+            // Directories, links and the files the crate was given whole.
+            None => raw.write_all(head).map_err(|e| Error::io(Path::new(artifact), e))?,
+        }
+        index += 1;
+    }
+    if index != paths.len() || rest.iter().any(|&b| b != 0) {
+        return Err(Error::Value(format!("{artifact}: the crate's cpio archive holds {index} entries, its header {}", paths.len())));
+    }
+    let (raw_sha, raw_len) = (raw.sha.finalize(), raw.len);
+    let compressed = enc.finish().map_err(|e| Error::encode(format!("{artifact}: compressing the payload with {c}"), e))?;
+    let installed = u32::try_from(u64::from(installed) + added).map_err(|_| Error::Value(format!("{artifact}: 4 GiB or more of files")))?;
 
     let replaced = [
+        (IndexTag::RPMTAG_FILESIZES as u32, IndexData::Int32(sizes)),
+        (IndexTag::RPMTAG_FILEDIGESTS as u32, IndexData::StringArray(digests)),
+        (IndexTag::RPMTAG_SIZE as u32, IndexData::Int32(vec![installed])),
+        (IndexTag::RPMTAG_PAYLOADSHA256ALT as u32, IndexData::StringArray(vec![crate::write::hex(&raw_sha)])),
         (IndexTag::RPMTAG_PAYLOADCOMPRESSOR as u32, IndexData::StringTag(c.format.name().to_owned())),
         (IndexTag::RPMTAG_PAYLOADFLAGS as u32, IndexData::StringTag(c.level.to_string())),
         (IndexTag::RPMTAG_PAYLOADSHA256 as u32, IndexData::StringArray(vec![crate::write::hex(&sha2::Sha256::digest(&compressed))])),
@@ -106,9 +160,6 @@ pub(super) fn compress_payload(
         .filter(|(tag, _)| *tag != region && !replaced.iter().any(|(t, _)| t == tag))
         .map(|(tag, data)| HeaderEntry { tag, data })
         .collect();
-    if !entries.iter().any(|e| e.tag == IndexTag::RPMTAG_PAYLOADSHA256ALT as u32) {
-        return Err(Error::Value(format!("{artifact}: the header has no digest of the uncompressed payload")));
-    }
     entries.extend(replaced.into_iter().map(|(tag, data)| HeaderEntry { tag, data }));
     pkg.metadata.header = Header::from_entries(entries, IndexTag::RPMTAG_HEADERIMMUTABLE);
 
@@ -116,6 +167,141 @@ pub(super) fn compress_payload(
     pkg.metadata.signature = signature_header(artifact, &header, compressed.len() as u64, raw_len, signer)?;
     pkg.payload = compressed;
     Ok(())
+}
+
+/// The payload's compressor: multi-threaded xz or zstd into memory.
+enum Encoder {
+    Xz(liblzma::write::XzEncoder<Vec<u8>>),
+    Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+}
+
+impl Encoder {
+    fn new(c: Compression, threads: u32, hint: usize) -> std::io::Result<Encoder> {
+        // About a quarter of the archive (the crate's holds no file bytes: a guess).
+        let out = Vec::with_capacity(hint.max(1 << 20));
+        Ok(match c.format {
+            Compressor::Xz => Encoder::Xz(crate::write::xz_writer(out, c.level, threads).map_err(std::io::Error::other)?),
+            Compressor::Zstd => {
+                let level = i32::try_from(c.level).map_err(std::io::Error::other)?;
+                let mut z = zstd::stream::write::Encoder::new(out, level)?;
+                // Never 0: with one worker or more the output is the same for any count.
+                z.multithread(threads.max(1))?;
+                z.long_distance_matching(true)?;
+                z.window_log(ZSTD_WINDOW_LOG)?;
+                z.include_checksum(true)?;
+                Encoder::Zstd(z)
+            }
+        })
+    }
+
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Encoder::Xz(x) => x.finish(),
+            Encoder::Zstd(z) => z.finish(),
+        }
+    }
+}
+
+impl std::io::Write for Encoder {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Encoder::Xz(x) => x.write(buf),
+            Encoder::Zstd(z) => z.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The uncompressed archive on its way to the compressor: its SHA-256 and length.
+struct Raw<W> {
+    inner: W,
+    sha: sha2::Sha256,
+    len: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Raw<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Streams a regular file's `size` bytes into `out`; returns their SHA-256.
+fn copy_file(path: &str, source: &Source, size: u64, out: &mut impl std::io::Write) -> Result<[u8; 32], Error> {
+    let mut sha = sha2::Sha256::new();
+    match source {
+        Source::Bytes(bytes) => {
+            sha.update(bytes);
+            out.write_all(bytes).map_err(|e| Error::io(Path::new(path), e))?;
+        }
+        Source::Disk(src) => {
+            let mut file = std::fs::File::open(src).map_err(|e| Error::io(src, e))?.take(size);
+            let mut buf = vec![0u8; 1 << 16];
+            let mut n = 0u64;
+            loop {
+                let got = file.read(&mut buf).map_err(|e| Error::io(src, e))?;
+                if got == 0 {
+                    break;
+                }
+                sha.update(&buf[..got]);
+                out.write_all(&buf[..got]).map_err(|e| Error::io(src, e))?;
+                n += got as u64;
+            }
+            if n != size {
+                return Err(Error::input(src, "changed size while the package was written"));
+            }
+        }
+    }
+    Ok(sha.finalize().into())
+}
+
+/// The name of the cpio archive's last entry.
+const CPIO_TRAILER: &str = "TRAILER!!!";
+/// Where a newc header holds the file's size (8 hex digits after the magic and 6 fields).
+const CPIO_FILESIZE: std::ops::Range<usize> = 54..62;
+
+/// Bytes of NUL padding after `len` bytes, to a multiple of 4.
+fn pad4(len: usize) -> usize {
+    (4 - len % 4) % 4
+}
+
+/// One entry of a newc ("070701") cpio archive.
+struct CpioEntry<'a> {
+    name: &'a str,
+    mode: u32,
+    file_size: u64,
+    /// The header and the padded name.
+    header_len: usize,
+    /// The whole entry: header, name, data, each padded.
+    len: usize,
+}
+
+impl<'a> CpioEntry<'a> {
+    fn parse(b: &'a [u8]) -> Option<CpioEntry<'a>> {
+        if b.len() < 110 || &b[..6] != b"070701" {
+            return None;
+        }
+        let field = |i: usize| std::str::from_utf8(&b[6 + 8 * i..14 + 8 * i]).ok().and_then(|h| u32::from_str_radix(h, 16).ok());
+        let (mode, file_size, name_size) = (field(1)?, u64::from(field(6)?), field(11)? as usize);
+        let name = b.get(110..110 + name_size.checked_sub(1)?)?;
+        let header_len = 110 + name_size + pad4(110 + name_size);
+        let len = header_len + file_size as usize + pad4(file_size as usize);
+        (b.len() >= len).then_some(())?;
+        Some(CpioEntry { name: std::str::from_utf8(name).ok()?, mode, file_size, header_len, len })
+    }
+
+    fn is_regular(&self) -> bool {
+        self.mode & 0o170_000 == 0o100_000
+    }
 }
 
 /// The signature header of a v4 package: digests of `header`, the OpenPGP

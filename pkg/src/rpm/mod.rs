@@ -15,7 +15,8 @@
 //! - the scriptlets are the plain files under `rpm/`.
 //!
 //! This module describes the package (tags, files, scriptlets, dependencies);
-//! [`header`] compresses its payload, writes the headers again to match and signs.
+//! [`header`] streams the payload's file bytes into the compressed payload (the crate
+//! gets those files empty), writes the headers again to match and signs.
 //! Every time in the package (file mtimes, build time, changelog, signature) is the
 //! build's `mtime`, and entries are added in stage order: the same inputs give the
 //! same bytes, signed or not.
@@ -120,6 +121,7 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
     // Files, in stage order (parents before children).
     let owned = owned_dirs(m);
     let time = Timestamp(mtime);
+    let mut contents = header::Contents::new();
     for (path, entry) in stage.iter() {
         let fail = |e| header::rpm_error(Path::new(path), e);
         let mode = u16::try_from(entry.mode).map_err(|_| Error::layout(path, format!("mode {:o} is not a permission mode", entry.mode)))?;
@@ -143,10 +145,17 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
                     o = o.doc();
                 }
                 match source {
-                    Source::Disk(src) => b.with_file(src, o),
-                    Source::Bytes(bytes) => b.with_file_contents(bytes.clone(), o),
+                    // The payload's files reach the crate empty: compress_payload
+                    // adds their bytes and digests, reading each once.
+                    Source::Disk(_) => {
+                        b.with_file_contents(Vec::new(), o).map_err(fail)?;
+                        contents.insert(format!(".{path}"), (source, entry.size));
+                    }
+                    // Rendered files, whole: the crate reads some (sysusers.d).
+                    Source::Bytes(bytes) => {
+                        b.with_file_contents(bytes.clone(), o).map_err(fail)?;
+                    }
                 }
-                .map_err(fail)?;
             }
         }
     }
@@ -184,7 +193,7 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
 
     let name = file_name(m, target);
     let mut pkg = b.build().map_err(|e| header::rpm_error(Path::new(&name), e))?;
-    header::compress_payload(&name, &mut pkg, compression, opts.threads, signer.map(|s| (s, time)))?;
+    header::compress_payload(&name, &mut pkg, &contents, compression, opts.threads, signer.map(|s| (s, time)))?;
     Ok(pkg)
 }
 
