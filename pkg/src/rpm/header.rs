@@ -19,7 +19,6 @@ use ::rpm::Timestamp;
 use sha2::Digest as _;
 
 use crate::manifest::{Compression, Compressor};
-use crate::stage::Source;
 use crate::write::AtomicFile;
 use crate::Error;
 
@@ -54,8 +53,8 @@ impl Signer {
 pub const ZSTD_WINDOW_LOG: u32 = 27;
 
 /// The regular files of a package that the crate was given empty, by their name
-/// in the cpio archive (`./usr/...`): where their bytes are and how many.
-pub(super) type Contents<'a> = std::collections::HashMap<String, (&'a Source, u64)>;
+/// in the cpio archive (`./usr/...`): the file that holds their bytes, and how many.
+pub(super) type Contents<'a> = std::collections::HashMap<String, (&'a Path, u64)>;
 
 /// Writes the payload of a package that the crate built uncompressed
 /// ([`CompressionWithLevel::None`]) with the files of `contents` empty, so that it
@@ -97,7 +96,8 @@ pub(super) fn compress_payload(
     }
 
     let stub = std::mem::take(&mut pkg.payload);
-    let mut enc = Encoder::new(c, threads, stub.len()).map_err(|e| Error::encode(format!("{artifact}: starting the {c} compressor"), e))?;
+    let bytes: u64 = stub.len() as u64 + contents.values().map(|(_, size)| size).sum::<u64>();
+    let mut enc = Encoder::new(c, threads, bytes).map_err(|e| Error::encode(format!("{artifact}: starting the {c} compressor"), e))?;
     let mut raw = Raw { inner: &mut enc, sha: sha2::Sha256::new(), len: 0 };
     let mut added = 0u64;
     let mut rest = &stub[..];
@@ -117,12 +117,12 @@ pub(super) fn compress_payload(
             .filter(|_| index < paths.len() && paths[index].as_os_str() == &entry.name[1..])
             .ok_or_else(|| Error::Value(format!("{artifact}: cpio entry {index} is {:?}, the header's is {:?}", entry.name, paths.get(index))))?;
         match contents.get(entry.name) {
-            Some((source, size)) if entry.is_regular() && entry.file_size == 0 => {
+            Some((src, size)) if entry.is_regular() && entry.file_size == 0 => {
                 let size32 = u32::try_from(*size).map_err(|_| Error::layout(path, "a file of 4 GiB or more (the payload's sizes are 32-bit)"))?;
                 let mut header = head[..entry.header_len].to_vec();
                 header[CPIO_FILESIZE].copy_from_slice(format!("{size32:08x}").as_bytes());
                 raw.write_all(&header).map_err(|e| Error::io(Path::new(artifact), e))?;
-                let digest = copy_file(path, source, *size, &mut raw)?;
+                let digest = copy_file(src, *size, &mut raw)?;
                 raw.write_all(&[0; 3][..pad4(*size as usize)]).map_err(|e| Error::io(Path::new(artifact), e))?;
                 sizes[index] = size32;
                 digests[index] = crate::write::hex(&digest);
@@ -176,9 +176,9 @@ enum Encoder {
 }
 
 impl Encoder {
-    fn new(c: Compression, threads: u32, hint: usize) -> std::io::Result<Encoder> {
-        // About a quarter of the archive (the crate's holds no file bytes: a guess).
-        let out = Vec::with_capacity(hint.max(1 << 20));
+    /// `bytes`: how many the archive will hold (room is made for a quarter).
+    fn new(c: Compression, threads: u32, bytes: u64) -> std::io::Result<Encoder> {
+        let out = Vec::with_capacity(usize::try_from(bytes / 4).unwrap_or(0));
         Ok(match c.format {
             Compressor::Xz => Encoder::Xz(crate::write::xz_writer(out, c.level, threads).map_err(std::io::Error::other)?),
             Compressor::Zstd => {
@@ -235,31 +235,23 @@ impl<W: std::io::Write> std::io::Write for Raw<W> {
     }
 }
 
-/// Streams a regular file's `size` bytes into `out`; returns their SHA-256.
-fn copy_file(path: &str, source: &Source, size: u64, out: &mut impl std::io::Write) -> Result<[u8; 32], Error> {
+/// Streams the `size` bytes of the file `src` into `out`; returns their SHA-256.
+fn copy_file(src: &Path, size: u64, out: &mut impl std::io::Write) -> Result<[u8; 32], Error> {
     let mut sha = sha2::Sha256::new();
-    match source {
-        Source::Bytes(bytes) => {
-            sha.update(bytes);
-            out.write_all(bytes).map_err(|e| Error::io(Path::new(path), e))?;
+    let mut file = std::fs::File::open(src).map_err(|e| Error::io(src, e))?.take(size);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n = 0u64;
+    loop {
+        let got = file.read(&mut buf).map_err(|e| Error::io(src, e))?;
+        if got == 0 {
+            break;
         }
-        Source::Disk(src) => {
-            let mut file = std::fs::File::open(src).map_err(|e| Error::io(src, e))?.take(size);
-            let mut buf = vec![0u8; 1 << 16];
-            let mut n = 0u64;
-            loop {
-                let got = file.read(&mut buf).map_err(|e| Error::io(src, e))?;
-                if got == 0 {
-                    break;
-                }
-                sha.update(&buf[..got]);
-                out.write_all(&buf[..got]).map_err(|e| Error::io(src, e))?;
-                n += got as u64;
-            }
-            if n != size {
-                return Err(Error::input(src, "changed size while the package was written"));
-            }
-        }
+        sha.update(&buf[..got]);
+        out.write_all(&buf[..got]).map_err(|e| Error::io(src, e))?;
+        n += got as u64;
+    }
+    if n != size {
+        return Err(Error::input(src, "changed size while the package was written"));
     }
     Ok(sha.finalize().into())
 }

@@ -147,9 +147,9 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
                 match source {
                     // The payload's files reach the crate empty: compress_payload
                     // adds their bytes and digests, reading each once.
-                    Source::Disk(_) => {
+                    Source::Disk(src) => {
                         b.with_file_contents(Vec::new(), o).map_err(fail)?;
-                        contents.insert(format!(".{path}"), (source, entry.size));
+                        contents.insert(format!(".{path}"), (src.as_path(), entry.size));
                     }
                     // Rendered files, whole: the crate reads some (sysusers.d).
                     Source::Bytes(bytes) => {
