@@ -26,5 +26,6 @@ check_not "the wrapper refuses an ordinary user" runuser -u alice -- clawdbot ga
 check "systemctl restart $UNIT" systemctl restart "$UNIT"
 check "the gateway answers HTTP 200 after a restart" start_to_http restart_to_http200_s
 restarts 3
+check "5 starts were timed" expect 5 timed_starts
 check "the first start and 4 restarts keep [service.startup]: median at most $STARTUP_MEDIAN_S s, each at most $STARTUP_MAX_S s" starts_kept_promise
 finish

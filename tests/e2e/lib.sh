@@ -243,6 +243,11 @@ restarts() {
     done
 }
 
+# timed_starts: how many starts this scenario timed.
+timed_starts() {
+    wc -l < "$STARTS"
+}
+
 # starts_kept_promise: the starts this scenario timed keep clawdbot.toml's
 # [service.startup]: none took longer than STARTUP_MAX_S, and, when there were
 # at least three, their median is at most STARTUP_MEDIAN_S.

@@ -24,5 +24,6 @@ check "$UNIT is active" wait_until "$START_LIMIT" is_active || abort
 check "the gateway answers HTTP 200 on $URL (transpiling at its first start)" start_to_http control_first_start_to_http200_s || abort
 check "its main process runs without JITI_TRY_NATIVE" fails main_env_has JITI_TRY_NATIVE
 restarts 4
+check "5 starts were timed" expect 5 timed_starts
 check_not "the first start and 4 restarts break [service.startup]: median at most $STARTUP_MEDIAN_S s, each at most $STARTUP_MAX_S s" starts_kept_promise
 finish

@@ -100,6 +100,7 @@ pub(super) fn compress_payload(
     let mut enc = Encoder::new(c, threads, bytes).map_err(|e| Error::encode(format!("{artifact}: starting the {c} compressor"), e))?;
     let mut raw = Raw { inner: &mut enc, sha: sha2::Sha256::new(), len: 0 };
     let mut added = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
     let mut rest = &stub[..];
     let mut index = 0;
     loop {
@@ -122,7 +123,7 @@ pub(super) fn compress_payload(
                 let mut header = head[..entry.header_len].to_vec();
                 header[CPIO_FILESIZE].copy_from_slice(format!("{size32:08x}").as_bytes());
                 raw.write_all(&header).map_err(|e| Error::io(Path::new(artifact), e))?;
-                let digest = copy_file(src, *size, &mut raw)?;
+                let digest = copy_file(src, *size, &mut raw, &mut buf)?;
                 raw.write_all(&[0; 3][..pad4(*size as usize)]).map_err(|e| Error::io(Path::new(artifact), e))?;
                 sizes[index] = size32;
                 digests[index] = crate::write::hex(&digest);
@@ -235,14 +236,14 @@ impl<W: std::io::Write> std::io::Write for Raw<W> {
     }
 }
 
-/// Streams the `size` bytes of the file `src` into `out`; returns their SHA-256.
-fn copy_file(src: &Path, size: u64, out: &mut impl std::io::Write) -> Result<[u8; 32], Error> {
+/// Streams the `size` bytes of the file `src` into `out` through `buf`; returns
+/// their SHA-256.
+fn copy_file(src: &Path, size: u64, out: &mut impl std::io::Write, buf: &mut [u8]) -> Result<[u8; 32], Error> {
     let mut sha = sha2::Sha256::new();
     let mut file = std::fs::File::open(src).map_err(|e| Error::io(src, e))?.take(size);
-    let mut buf = vec![0u8; 1 << 16];
     let mut n = 0u64;
     loop {
-        let got = file.read(&mut buf).map_err(|e| Error::io(src, e))?;
+        let got = file.read(buf).map_err(|e| Error::io(src, e))?;
         if got == 0 {
             break;
         }
