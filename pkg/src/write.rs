@@ -52,6 +52,32 @@ pub(crate) fn xz_writer<W: Write>(w: W, level: u32, threads: u32) -> Result<libl
     Ok(liblzma::write::XzEncoder::new_stream(w, stream))
 }
 
+/// A writer that hashes and counts what passes through it to `inner`.
+pub(crate) struct HashWriter<W, D> {
+    pub(crate) inner: W,
+    pub(crate) digest: D,
+    pub(crate) count: u64,
+}
+
+impl<W, D: sha2::Digest> HashWriter<W, D> {
+    pub(crate) fn new(inner: W) -> HashWriter<W, D> {
+        HashWriter { inner, digest: D::new(), count: 0 }
+    }
+}
+
+impl<W: Write, D: sha2::Digest> Write for HashWriter<W, D> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.digest.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// A reader that hashes with MD5 and counts what passes through.
 pub(crate) struct Md5Reader<R> {
     inner: R,

@@ -56,14 +56,14 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
     // Payload, into a temporary file, collecting the Bom on the way.
     let mut payload = tempfile::tempfile_in(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let (bom_entries, payload_size, payload_sha1) = {
-        let hashing = HashWriter { inner: BufWriter::with_capacity(1 << 20, &mut payload), sha1: Sha1::new(), count: 0 };
+        let hashing = crate::write::HashWriter::<_, Sha1>::new(BufWriter::with_capacity(1 << 20, &mut payload));
         let gz = crate::blocks::Encoder::new(hashing, crate::blocks::Codec::Gzip(PAYLOAD_GZIP_LEVEL), opts.threads, opts.blocks.clone())?;
         let mut cpio = cpio::Writer::new(gz);
         let entries = payload_cpio(&mut cpio, stage, mtime).map_err(|e| Error::io(&dest, e))?;
         let gz = cpio.finish().map_err(|e| Error::io(&dest, e))?;
         let mut hashing = gz.finish().map_err(|e| Error::io(&dest, e))?;
         hashing.inner.flush().map_err(|e| Error::io(&dest, e))?;
-        (entries, hashing.count, <[u8; 20]>::from(hashing.sha1.finalize()))
+        (entries, hashing.count, <[u8; 20]>::from(hashing.digest.finalize()))
     };
     payload.rewind().map_err(|e| Error::io(&dest, e))?;
 
@@ -192,24 +192,6 @@ pub fn distribution(m: &Manifest, target: Target, install_kbytes: u64) -> Result
         min_os = xml_escape(&mac.minimum_os),
         version = xml_escape(&pkg_version(m)),
     ))
-}
-
-struct HashWriter<W> {
-    inner: W,
-    sha1: Sha1,
-    count: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha1.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 struct CksumReader<R> {

@@ -98,7 +98,8 @@ pub(super) fn compress_payload(
     let stub = std::mem::take(&mut pkg.payload);
     let bytes: u64 = stub.len() as u64 + contents.values().map(|(_, size)| size).sum::<u64>();
     let mut enc = Encoder::new(c, threads, bytes).map_err(|e| Error::encode(format!("{artifact}: starting the {c} compressor"), e))?;
-    let mut raw = Raw { inner: &mut enc, sha: sha2::Sha256::new(), len: 0 };
+    // The uncompressed archive on its way to the compressor: its SHA-256 and length.
+    let mut raw = crate::write::HashWriter::<_, sha2::Sha256>::new(&mut enc);
     let mut added = 0u64;
     let mut buf = vec![0u8; 1 << 16];
     let mut rest = &stub[..];
@@ -138,7 +139,7 @@ pub(super) fn compress_payload(
     if index != paths.len() || rest.iter().any(|&b| b != 0) {
         return Err(Error::Value(format!("{artifact}: the crate's cpio archive holds {index} entries, its header {}", paths.len())));
     }
-    let (raw_sha, raw_len) = (raw.sha.finalize(), raw.len);
+    let (raw_sha, raw_len) = (raw.digest.finalize(), raw.count);
     let compressed = enc.finish().map_err(|e| Error::encode(format!("{artifact}: compressing the payload with {c}"), e))?;
     let installed = u32::try_from(u64::from(installed) + added).map_err(|_| Error::Value(format!("{artifact}: 4 GiB or more of files")))?;
 
@@ -213,26 +214,6 @@ impl std::io::Write for Encoder {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-/// The uncompressed archive on its way to the compressor: its SHA-256 and length.
-struct Raw<W> {
-    inner: W,
-    sha: sha2::Sha256,
-    len: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for Raw<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 
