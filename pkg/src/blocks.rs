@@ -99,8 +99,8 @@ impl Codec {
 
 /// A compressed piece and its index record (xz: unpadded and uncompressed size).
 #[derive(Debug)]
-struct Piece {
-    bytes: Vec<u8>,
+pub(crate) struct Piece {
+    pub(crate) bytes: Vec<u8>,
     record: (u64, u64),
 }
 
@@ -164,6 +164,33 @@ impl Cache {
             reused_in: i.reused_in.load(Ordering::Relaxed),
             reused_out: i.reused_out.load(Ordering::Relaxed),
         }
+    }
+
+    /// `data` compressed whole, as one stream (or frame) of its own, by
+    /// `compress`; or the result of the writer of this build that compressed the
+    /// same bytes the same way first (`codec` names the compressor and every
+    /// setting that changes its output), waiting for it while it compresses. For
+    /// streams that are not cut into pieces (the .rpm's zstd payload, whose
+    /// long-distance matches span the whole stream).
+    pub(crate) fn whole(&self, codec: &str, data: &[u8], compress: impl FnOnce(&[u8]) -> io::Result<Vec<u8>>) -> io::Result<Arc<Piece>> {
+        let len = data.len() as u64;
+        let mut compressed = false;
+        let run = || {
+            compressed = true;
+            compress(data).map(|bytes| Arc::new(Piece { bytes, record: (0, len) })).map_err(|e| e.to_string())
+        };
+        let piece = if self.inner.unshared {
+            run()
+        } else {
+            let mut h = sha2::Sha256::new();
+            h.update(codec.as_bytes());
+            h.update([0]);
+            h.update(data);
+            self.slot(h.finalize().into()).get_or_init(run).clone()
+        }
+        .map_err(io::Error::other)?;
+        self.inner.counts.count(compressed, len, &piece);
+        Ok(piece)
     }
 
     /// The slot of a piece.
@@ -599,6 +626,33 @@ mod tests {
             encode(other, &arm64, 2, &cache);
             assert_eq!(cache.reuse().reused_in, reuse.reused_in, "{codec:?} pieces taken for {other:?}");
         }
+    }
+
+    #[test]
+    fn a_whole_stream_is_compressed_once_per_build() {
+        let calls = std::cell::Cell::new(0);
+        let compress = |d: &[u8]| {
+            calls.set(calls.get() + 1);
+            Ok(d.iter().rev().copied().collect::<Vec<u8>>())
+        };
+        let cache = Cache::new();
+        let a = cache.whole("zstd 12", b"abc", compress).unwrap();
+        let b = cache.whole("zstd 12", b"abc", compress).unwrap();
+        assert_eq!((a.bytes.as_slice(), b.bytes.as_slice(), calls.get()), (&b"cba"[..], &b"cba"[..], 1));
+        // Other settings or other bytes: compressed again.
+        cache.whole("zstd 19", b"abc", compress).unwrap();
+        cache.whole("zstd 12", b"abd", compress).unwrap();
+        assert_eq!(calls.get(), 3);
+        assert_eq!(cache.reuse(), Reuse { compressed_in: 9, compressed_out: 9, reused_in: 3, reused_out: 3 });
+        // A failure is everyone's.
+        let failed = Cache::new();
+        assert!(failed.whole("z", b"x", |_| Err(io::Error::other("no room"))).is_err());
+        assert!(failed.whole("z", b"x", compress).unwrap_err().to_string().contains("no room"));
+        // Alone: nothing is looked up.
+        let alone = Cache::unshared();
+        alone.whole("zstd 12", b"abc", compress).unwrap();
+        alone.whole("zstd 12", b"abc", compress).unwrap();
+        assert_eq!(calls.get(), 5);
     }
 
     #[test]

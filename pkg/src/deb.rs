@@ -42,7 +42,11 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
         let codec = crate::blocks::Codec::Xz(m.deb.compression.level);
         let xz = crate::blocks::Encoder::new(io::BufWriter::with_capacity(1 << 20, &mut data), codec, opts.threads, opts.blocks.clone())?;
         let mut tar = tar::Builder::new(xz);
-        tar_stage(&mut tar, &stage, opts.mtime, |path, sum| {
+        // The architecture's own files last (see Target::owns); the copyright
+        // file lists the npm packages, the platform's among them.
+        let (runtime, copyright) = (format!("{}/node", m.linux.prefix), format!("/usr/share/doc/{}/copyright", m.package.name));
+        let own = |path: &str| path == copyright || target.owns(path, &runtime);
+        tar_stage(&mut tar, &stage, &own, opts.mtime, |path, sum| {
             md5sums.push_str(&format!("{}  {}\n", hex(&sum), &path[1..]));
         })?;
         let xz = tar.into_inner().map_err(|e| Error::io(&dest, e))?;

@@ -58,6 +58,15 @@ impl Stage {
         self.entries.iter().map(|(p, e)| (p.as_str(), e))
     }
 
+    /// The entries in the order an archive holds them: those that `own` names,
+    /// and everything below a directory it names, after all the others; each
+    /// part in sorted order, so parents still come before their children. (See
+    /// [`crate::Target::owns`].)
+    pub fn iter_own_last<'a>(&'a self, own: &'a dyn Fn(&str) -> bool) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
+        let is_own = move |path: &str| own(path) || path.match_indices('/').any(|(i, _)| i > 0 && own(&path[..i]));
+        self.iter().filter(move |(p, _)| !is_own(p)).chain(self.iter().filter(move |(p, _)| is_own(p)))
+    }
+
     pub fn get(&self, path: &str) -> Option<&Entry> {
         self.entries.get(path)
     }
@@ -265,6 +274,21 @@ pub fn is_macho(head: [u8; 4]) -> bool {
 mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn own_entries_come_last_and_parents_first() {
+        let mut s = Stage::new();
+        for d in ["/a", "/a/lib", "/a/lib/x64", "/a/lib/x64/sub", "/a/z"] {
+            s.add_dir(d, 0o755).unwrap();
+        }
+        for f in ["/a/lib/x64/sub/one", "/a/lib/y", "/a/lib/x64.lock", "/a/z/last"] {
+            s.add_bytes(f, "x", 0o644).unwrap();
+        }
+        // Only the directory is named: what is below it goes with it.
+        let own = |p: &str| p == "/a/lib/x64" || p.ends_with(".lock");
+        let order: Vec<&str> = s.iter_own_last(&own).map(|(p, _)| p).collect();
+        assert_eq!(order, ["/a", "/a/lib", "/a/lib/y", "/a/z", "/a/z/last", "/a/lib/x64", "/a/lib/x64.lock", "/a/lib/x64/sub", "/a/lib/x64/sub/one"]);
+    }
 
     #[test]
     fn tree_modes_are_normalised_and_parents_are_implicit() {

@@ -64,6 +64,20 @@ impl Target {
         }
     }
 
+    /// Whether `path`, in this target's staged tree, is the architecture's own
+    /// rather than byte for byte the same in the other architecture's tree:
+    /// anything under the bundled Node.js runtime `runtime`, npm's platform
+    /// packages (a path component that names the target, as in
+    /// `@img/sharp-linux-x64`), and npm's hidden lockfile, which lists them. An
+    /// archive that puts these last begins with what both architectures hold
+    /// alike, which a build compresses once ([`crate::blocks`]). A wrong answer
+    /// costs sharing, never correctness: what is shared is found by its bytes.
+    pub fn owns(self, path: &str, runtime: &str) -> bool {
+        path.strip_prefix(runtime).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            || path.split('/').any(|c| c.contains(self.name()))
+            || path.ends_with("/node_modules/.package-lock.json")
+    }
+
     pub fn is_linux(self) -> bool {
         self.npm_os() == "linux"
     }
@@ -159,6 +173,32 @@ mod tests {
         let e = "linux-s390x".parse::<Target>().unwrap_err().to_string();
         assert_eq!(e, "unknown target 'linux-s390x' (known: linux-x64, linux-arm64, darwin-arm64, darwin-x64)");
         assert!("msi".parse::<Format>().unwrap_err().to_string().contains("known: deb, rpm, pkg"));
+    }
+
+    #[test]
+    fn what_an_architecture_owns() {
+        let rt = "/usr/lib/clawdbot/node";
+        let nm = "/usr/lib/clawdbot/app/node_modules";
+        let x64 = Target::LinuxX64;
+        for own in [
+            rt,
+            "/usr/lib/clawdbot/node/bin/node",
+            &format!("{nm}/@img/sharp-linux-x64"),
+            &format!("{nm}/@napi-rs/canvas-linux-x64-gnu/skia.node"),
+            &format!("{nm}/.package-lock.json"),
+        ] {
+            assert!(x64.owns(own, rt), "{own}");
+        }
+        for shared in [
+            "/usr/lib/clawdbot/nodes",
+            "/usr/lib/clawdbot",
+            &format!("{nm}/@img/sharp-linux-arm64"),
+            &format!("{nm}/sharp/package.json"),
+            &format!("{nm}/linux/x64.js"),
+        ] {
+            assert!(!x64.owns(shared, rt), "{shared}");
+        }
+        assert!(Target::DarwinArm64.owns(&format!("{nm}/@img/sharp-darwin-arm64/lib/x.dylib"), rt));
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("systemd-analyze", "systemd"),
     ("xz", "xz-utils"),
     ("file", "file"),
+    // Takes the .deb's data member out as it is (the shared-payload check).
+    ("ar", "binutils"),
     // The macOS grant command's tests pause processes and look at them for real.
     ("ps", "procps"),
     ("setsid", "util-linux"),
@@ -74,6 +76,7 @@ pub fn run(args: &Args) -> Result<()> {
     report.check("SBOMs: valid CycloneDX 1.6 (cyclonedx-python-lib), the npm packages really in the .deb and .rpm", || {
         crate::sbom_checks::check(&sh, &crate::root().join("target/dist"))
     })?;
+    report.check("the amd64 and arm64 .deb, and .rpm, begin with the same compressed bytes", || checks::shared_payloads(&sh, &built))?;
     report.check("reproducible: all six built again apart, byte-identical to the build that shared compressed pieces", || checks::reproducible(&first))?;
     // The repositories of those packages, fresh (not target/repo, which
     // accumulates releases), read back by apt's, rpm's and dnf's own tools.

@@ -4,9 +4,10 @@
 //! by [`compress_payload`]: the `rpm` crate writes the header and an uncompressed
 //! cpio archive in which the payload's files are empty (given their bytes, it
 //! would read each twice and hash the archive six times); here that archive is
-//! streamed again with the files' bytes into a multi-threaded encoder, and the
-//! header's tags that depend on those bytes (sizes, digests) and the signature
-//! header are written again to match. (The crate's own compressors are
+//! written again with the files' bytes, the architecture's own last, into a
+//! multi-threaded encoder (the part before them compressed once for both
+//! architectures), and the header's tags that depend on those bytes (sizes,
+//! digests) and the signature header are written again to match. (The crate's own compressors are
 //! single-threaded and flush after every cpio entry, which ends a compression
 //! block per file: on the unpruned linux-x64 tree that gave 123 MB with xz 6
 //! against about 80 MB for the same files in one stream.) Signing
@@ -60,9 +61,14 @@ pub(super) type Contents<'a> = std::collections::HashMap<String, (&'a Path, u64)
 /// ([`CompressionWithLevel::None`]) with the files of `contents` empty, so that it
 /// neither reads nor hashes them (it hashes every archive six times, in three
 /// algorithms, of which a v4 package keeps one): the crate's cpio archive again,
-/// the header of each file of `contents` with its real size and followed by its bytes,
-/// streamed through the compressor of `c` while each file's SHA-256 and the
-/// archive's are taken (every file read once, the archive never held whole).
+/// the header of each file of `contents` with its real size and followed by its
+/// bytes, while each file's SHA-256 and the archive's are taken (every file read
+/// once). The entries that `own` names (the architecture's own, see
+/// [`crate::Target::owns`]) go last, and each entry's inode field is its place
+/// in that order, so that the part before them is the same in both
+/// architectures' packages: with zstd it is a frame of its own, compressed once
+/// per build ([`crate::blocks::Cache::whole`]) and held in memory for that; the
+/// rest is streamed into a second frame. (xz: one stream, as rpm reads no more.)
 /// Then the header's tags that depend on the files' bytes (file sizes and
 /// digests, the installed size, the uncompressed and compressed payload's
 /// digests, compressor and level) and the signature header are written again to
@@ -75,8 +81,9 @@ pub(super) fn compress_payload(
     artifact: &str,
     pkg: &mut ::rpm::Package,
     contents: &Contents,
+    own: &dyn Fn(&str) -> bool,
     c: Compression,
-    threads: u32,
+    opts: &crate::BuildOptions,
     signer: Option<(&Signer, Timestamp)>,
 ) -> Result<(), Error> {
     use ::rpm::{Header, HeaderEntry, IndexData, IndexTag};
@@ -96,51 +103,75 @@ pub(super) fn compress_payload(
     }
 
     let stub = std::mem::take(&mut pkg.payload);
-    let bytes: u64 = stub.len() as u64 + contents.values().map(|(_, size)| size).sum::<u64>();
-    let mut enc = Encoder::new(c, threads, bytes).map_err(|e| Error::encode(format!("{artifact}: starting the {c} compressor"), e))?;
-    // The uncompressed archive on its way to the compressor: its SHA-256 and length.
-    let mut raw = crate::write::HashWriter::<_, sha2::Sha256>::new(&mut enc);
-    let mut added = 0u64;
-    let mut buf = vec![0u8; 1 << 16];
+    let bad_archive = |what: String| Error::Value(format!("{artifact}: the crate's cpio archive {what}"));
+    let mut entries = Vec::with_capacity(paths.len());
     let mut rest = &stub[..];
-    let mut index = 0;
-    loop {
-        let entry = CpioEntry::parse(rest)
-            .ok_or_else(|| Error::Value(format!("{artifact}: the crate's cpio archive is not newc at byte {}", stub.len() - rest.len())))?;
+    let trailer = loop {
+        let entry = CpioEntry::parse(rest).ok_or_else(|| bad_archive(format!("is not newc at byte {}", stub.len() - rest.len())))?;
         let (head, tail) = rest.split_at(entry.len);
         rest = tail;
         if entry.name == CPIO_TRAILER {
-            raw.write_all(head).map_err(|e| Error::io(Path::new(artifact), e))?;
-            break;
+            break head;
         }
-        let path = entry
-            .name
-            .strip_prefix('.')
-            .filter(|_| index < paths.len() && paths[index].as_os_str() == &entry.name[1..])
-            .ok_or_else(|| Error::Value(format!("{artifact}: cpio entry {index} is {:?}, the header's is {:?}", entry.name, paths.get(index))))?;
-        match contents.get(entry.name) {
-            Some((src, size)) if entry.is_regular() && entry.file_size == 0 => {
-                let size32 = u32::try_from(*size).map_err(|_| Error::layout(path, "a file of 4 GiB or more (the payload's sizes are 32-bit)"))?;
-                let mut header = head[..entry.header_len].to_vec();
-                header[CPIO_FILESIZE].copy_from_slice(format!("{size32:08x}").as_bytes());
-                raw.write_all(&header).map_err(|e| Error::io(Path::new(artifact), e))?;
-                let digest = copy_file(src, *size, &mut raw, &mut buf)?;
-                raw.write_all(&[0; 3][..pad4(*size as usize)]).map_err(|e| Error::io(Path::new(artifact), e))?;
-                sizes[index] = size32;
-                digests[index] = crate::write::hex(&digest);
-                added += *size;
-            }
-            Some(_) => return Err(Error::Value(format!("{artifact}: {path} is not an empty regular file in the crate's archive"))),
-            // Directories, links and the files the crate was given whole.
-            None => raw.write_all(head).map_err(|e| Error::io(Path::new(artifact), e))?,
+        let index = entries.len();
+        if index >= paths.len() || paths[index].as_os_str() != entry.name.get(1..).unwrap_or_default() {
+            return Err(bad_archive(format!("has {:?} as entry {index}, the header {:?}", entry.name, paths.get(index))));
         }
-        index += 1;
+        entries.push((entry, head));
+    };
+    if entries.len() != paths.len() || rest.iter().any(|&b| b != 0) {
+        return Err(bad_archive(format!("holds {} entries, its header {}", entries.len(), paths.len())));
     }
-    if index != paths.len() || rest.iter().any(|&b| b != 0) {
-        return Err(Error::Value(format!("{artifact}: the crate's cpio archive holds {index} entries, its header {}", paths.len())));
+    // The payload's order: what every architecture's package holds alike, then
+    // what is this one's own; rpm finds each entry's file by its name.
+    let (shared, own_part): (Vec<usize>, Vec<usize>) = (0..entries.len()).partition(|&i| !own(&entries[i].0.name[1..]));
+
+    let mut fill = Filler { artifact, contents, entries: &entries, sizes: &mut sizes, digests: &mut digests, buf: vec![0u8; 1 << 16], ino: 0, added: 0 };
+    // The shared part in memory, to be compressed once for both architectures.
+    let shared_len: u64 = shared.iter().map(|&i| entries[i].1.len() as u64 + contents.get(entries[i].0.name).map_or(0, |(_, n)| n + 3)).sum();
+    let mut first = crate::write::HashWriter::<_, sha2::Sha256>::new(Vec::with_capacity(usize::try_from(shared_len).unwrap_or(0)));
+    for &i in &shared {
+        fill.entry(&mut first, i)?;
     }
+    let own_len = stub.len() as u64 + contents.values().map(|(_, size)| size).sum::<u64>() - first.count;
+    let starting = |e| Error::encode(format!("{artifact}: starting the {c} compressor"), e);
+    let compressing = |e| Error::encode(format!("{artifact}: compressing the payload with {c}"), e);
+    let mut enc = Encoder::new(c, opts.threads, own_len).map_err(starting)?;
+    let shared_frame = match c.format {
+        // zstd frames may follow each other in one payload (rpm's reader, like
+        // every zstd decoder, reads on into the next): the shared part is a frame
+        // of its own, which the other architecture's package takes as it is.
+        Compressor::Zstd => {
+            let settings = format!("{c} window {ZSTD_WINDOW_LOG} long-distance checksum");
+            let frame = opts
+                .blocks
+                .whole(&settings, &first.inner, |data| {
+                    let mut enc = Encoder::new(c, opts.threads, data.len() as u64)?;
+                    enc.write_all(data)?;
+                    enc.finish()
+                })
+                .map_err(compressing)?;
+            Some(frame)
+        }
+        // rpm reads one xz stream only: one stream for all.
+        Compressor::Xz => {
+            enc.write_all(&first.inner).map_err(compressing)?;
+            None
+        }
+    };
+    let mut raw = crate::write::HashWriter { inner: &mut enc, digest: first.digest, count: first.count };
+    drop(first.inner);
+    for &i in &own_part {
+        fill.entry(&mut raw, i)?;
+    }
+    raw.write_all(trailer).map_err(|e| Error::io(Path::new(artifact), e))?;
     let (raw_sha, raw_len) = (raw.digest.finalize(), raw.count);
-    let compressed = enc.finish().map_err(|e| Error::encode(format!("{artifact}: compressing the payload with {c}"), e))?;
+    let added = fill.added;
+    let rest = enc.finish().map_err(compressing)?;
+    let compressed = match shared_frame {
+        Some(frame) => [&frame.bytes[..], &rest[..]].concat(),
+        None => rest,
+    };
     let installed = u32::try_from(u64::from(installed) + added).map_err(|_| Error::Value(format!("{artifact}: 4 GiB or more of files")))?;
 
     let replaced = [
@@ -217,6 +248,53 @@ impl std::io::Write for Encoder {
     }
 }
 
+/// Writes the entries of the crate's cpio archive in the payload's order, each
+/// numbered (its inode field) by its place there, and those of the files the
+/// crate was given empty with their size and bytes; takes those files' sizes
+/// and digests for the header (indexed as the crate's archive is).
+struct Filler<'a, 'h> {
+    artifact: &'a str,
+    contents: &'a Contents<'a>,
+    entries: &'a [(CpioEntry<'a>, &'a [u8])],
+    sizes: &'h mut [u32],
+    digests: &'h mut [String],
+    buf: Vec<u8>,
+    ino: u32,
+    /// Bytes of the files added.
+    added: u64,
+}
+
+impl Filler<'_, '_> {
+    fn entry(&mut self, w: &mut impl std::io::Write, i: usize) -> Result<(), Error> {
+        let (entry, head) = &self.entries[i];
+        let artifact = self.artifact;
+        let write_err = |e| Error::io(Path::new(artifact), e);
+        self.ino += 1;
+        let mut header = head[..entry.header_len].to_vec();
+        header[CPIO_INO].copy_from_slice(format!("{:08x}", self.ino).as_bytes());
+        let path = &entry.name[1..];
+        match self.contents.get(entry.name) {
+            Some((src, size)) if entry.is_regular() && entry.file_size == 0 => {
+                let size32 = u32::try_from(*size).map_err(|_| Error::layout(path, "a file of 4 GiB or more (the payload's sizes are 32-bit)"))?;
+                header[CPIO_FILESIZE].copy_from_slice(format!("{size32:08x}").as_bytes());
+                w.write_all(&header).map_err(write_err)?;
+                let digest = copy_file(src, *size, w, &mut self.buf)?;
+                w.write_all(&[0; 3][..pad4(*size as usize)]).map_err(write_err)?;
+                self.sizes[i] = size32;
+                self.digests[i] = crate::write::hex(&digest);
+                self.added += *size;
+            }
+            Some(_) => return Err(Error::Value(format!("{artifact}: {path} is not an empty regular file in the crate's archive"))),
+            // Directories, links and the files the crate was given whole.
+            None => {
+                w.write_all(&header).map_err(write_err)?;
+                w.write_all(&head[entry.header_len..]).map_err(write_err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Streams the `size` bytes of the file `src` into `out` through `buf`; returns
 /// their SHA-256.
 fn copy_file(src: &Path, size: u64, out: &mut impl std::io::Write, buf: &mut [u8]) -> Result<[u8; 32], Error> {
@@ -240,6 +318,8 @@ fn copy_file(src: &Path, size: u64, out: &mut impl std::io::Write, buf: &mut [u8
 
 /// The name of the cpio archive's last entry.
 const CPIO_TRAILER: &str = "TRAILER!!!";
+/// Where a newc header holds the entry's inode number (8 hex digits after the magic).
+const CPIO_INO: std::ops::Range<usize> = 6..14;
 /// Where a newc header holds the file's size (8 hex digits after the magic and 6 fields).
 const CPIO_FILESIZE: std::ops::Range<usize> = 54..62;
 

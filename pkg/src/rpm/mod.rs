@@ -193,7 +193,10 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
 
     let name = file_name(m, target);
     let mut pkg = b.build().map_err(|e| header::rpm_error(Path::new(&name), e))?;
-    header::compress_payload(&name, &mut pkg, &contents, compression, opts.threads, signer.map(|s| (s, time)))?;
+    let runtime = format!("{}/node", m.linux.prefix);
+    // The licence file lists the npm packages, the platform's among them.
+    let own = |path: &str| path == licence || target.owns(path, &runtime);
+    header::compress_payload(&name, &mut pkg, &contents, &own, compression, opts, signer.map(|s| (s, time)))?;
     Ok(pkg)
 }
 
