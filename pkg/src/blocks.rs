@@ -36,8 +36,13 @@ use sha2::Digest as _;
 
 use crate::Error;
 
-/// The longest piece, in uncompressed bytes.
-pub const MAX_PIECE: usize = 24 << 20;
+/// The longest piece, in uncompressed bytes. Small enough that the last pieces
+/// of a build (Node.js itself, which xz -1 takes at about 15 MB/s) do not leave
+/// one compressor thread waiting long for another.
+pub const MAX_PIECE: usize = 8 << 20;
+/// How far, in uncompressed bytes per compressor thread, the writer may run
+/// ahead of the oldest piece not written yet.
+const AHEAD: usize = 24 << 20;
 /// One archive entry in this many starts a piece (on average about 8 MiB of
 /// the gateway's tree).
 pub const CUT_EVERY: u64 = 512;
@@ -466,10 +471,10 @@ impl<W: Write> Encoder<W> {
         };
         self.pending.push_back(pending);
         // The workers take pieces in order; while they compress, this thread fills
-        // the next ones, up to as many bytes as one piece more than there are
-        // workers could hold (pieces differ in size: a worker that finished small
-        // ones goes on while another compresses a large one).
-        while self.in_flight > (self.threads + 1) * MAX_PIECE {
+        // the next ones, up to [`AHEAD`] bytes per worker and one share more
+        // (pieces differ in size: a worker that finished small ones goes on
+        // while another compresses a large one).
+        while self.in_flight > (self.threads + 1) * AHEAD {
             self.write_oldest()?;
         }
         Ok(())
