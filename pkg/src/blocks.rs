@@ -198,6 +198,13 @@ impl Cache {
         Ok(piece)
     }
 
+    /// Counts `data` bytes that a writer compressed itself into `out` bytes (the
+    /// .rpm's second frame), so that [`Cache::reuse`] covers every archive.
+    pub(crate) fn count_compressed(&self, data: u64, out: u64) {
+        self.inner.counts.compressed_in.fetch_add(data, Ordering::Relaxed);
+        self.inner.counts.compressed_out.fetch_add(out, Ordering::Relaxed);
+    }
+
     /// The slot of a piece.
     fn slot(&self, key: [u8; 32]) -> Slot {
         let mut map = self.inner.pieces.lock().unwrap_or_else(|p| p.into_inner());

@@ -7,7 +7,7 @@
 //!
 //! This module never writes files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -58,13 +58,26 @@ impl Stage {
         self.entries.iter().map(|(p, e)| (p.as_str(), e))
     }
 
-    /// The entries in the order an archive holds them: those that `own` names,
-    /// and everything below a directory it names, after all the others; each
-    /// part in sorted order, so parents still come before their children. (See
-    /// [`crate::Target::owns`].)
-    pub fn iter_own_last<'a>(&'a self, own: &'a dyn Fn(&str) -> bool) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
-        let is_own = move |path: &str| own(path) || path.match_indices('/').any(|(i, _)| i > 0 && own(&path[..i]));
-        self.iter().filter(move |(p, _)| !is_own(p)).chain(self.iter().filter(move |(p, _)| is_own(p)))
+    /// The paths that an archive holds last: those that `own` names, and
+    /// everything below a directory it names (see [`crate::Target::owns`]).
+    pub fn own_paths(&self, own: &dyn Fn(&str) -> bool) -> HashSet<&str> {
+        let mut owned = HashSet::new();
+        // Sorted order: a parent is decided before its children.
+        for (path, _) in self.iter() {
+            if owned.contains(path.rsplit_once('/').map_or("", |(parent, _)| parent)) || own(path) {
+                owned.insert(path);
+            }
+        }
+        owned
+    }
+
+    /// The entries in the order an archive holds them: the [`Stage::own_paths`]
+    /// after all the others, each part in sorted order, so parents still come
+    /// before their children.
+    pub fn iter_own_last<'a>(&'a self, own: &dyn Fn(&str) -> bool) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
+        let owned = self.own_paths(own);
+        let (last, first): (Vec<_>, Vec<_>) = self.iter().partition(|(p, _)| owned.contains(p));
+        first.into_iter().chain(last)
     }
 
     pub fn get(&self, path: &str) -> Option<&Entry> {

@@ -159,7 +159,8 @@ pub(super) fn compress_payload(
             None
         }
     };
-    let mut raw = crate::write::HashWriter { inner: &mut enc, digest: first.digest, count: first.count };
+    let shared_raw = first.count;
+    let mut raw = crate::write::HashWriter { inner: &mut enc, digest: first.digest, count: shared_raw };
     drop(first.inner);
     for &i in &own_part {
         fill.entry(&mut raw, i)?;
@@ -169,8 +170,14 @@ pub(super) fn compress_payload(
     let added = fill.added;
     let rest = enc.finish().map_err(compressing)?;
     let compressed = match shared_frame {
-        Some(frame) => [&frame.bytes[..], &rest[..]].concat(),
-        None => rest,
+        Some(frame) => {
+            opts.blocks.count_compressed(raw_len - shared_raw, rest.len() as u64);
+            [&frame.bytes[..], &rest[..]].concat()
+        }
+        None => {
+            opts.blocks.count_compressed(raw_len, rest.len() as u64);
+            rest
+        }
     };
     let installed = u32::try_from(u64::from(installed) + added).map_err(|_| Error::Value(format!("{artifact}: 4 GiB or more of files")))?;
 

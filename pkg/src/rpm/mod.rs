@@ -195,7 +195,8 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
     let mut pkg = b.build().map_err(|e| header::rpm_error(Path::new(&name), e))?;
     let runtime = format!("{}/node", m.linux.prefix);
     // The licence file lists the npm packages, the platform's among them.
-    let own = |path: &str| path == licence || target.owns(path, &runtime);
+    let owned = stage.own_paths(&|path: &str| path == licence || target.owns(path, &runtime));
+    let own = |path: &str| owned.contains(path);
     header::compress_payload(&name, &mut pkg, &contents, &own, compression, opts, signer.map(|s| (s, time)))?;
     Ok(pkg)
 }

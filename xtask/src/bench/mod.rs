@@ -251,7 +251,7 @@ fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs:
         if median(&row.ours) < median(&row.reference) && largest_linux.1 < reference_bytes { "met" } else { "not met" }
     ));
     notes.push(format!(
-        "headline: compressed once, used twice: {:.1} MiB of compressed pieces ({:.1} MiB before compression) came from the other architecture's .deb or .pkg instead of being compressed again; {:.1} MiB were compressed ({:.1} MiB before compression); {:.0} % of the .deb and .pkg archives' data was not compressed again",
+        "headline: compressed once, used twice: {:.1} MiB of compressed pieces ({:.1} MiB before compression) came from the other architecture's .deb, .rpm or .pkg (the .rpm: its first zstd frame) instead of being compressed again; {:.1} MiB were compressed ({:.1} MiB before compression); {:.0} % of the archives' data was not compressed again",
         reuse.reused_out as f64 / 1048576.0,
         reuse.reused_in as f64 / 1048576.0,
         reuse.compressed_out as f64 / 1048576.0,
