@@ -254,21 +254,22 @@ pub fn reproducible(first: &crate::dist::Built) -> Result<()> {
 /// format must have in common from its first byte (measured: 27 MiB of the .deb's
 /// data.tar.xz, 22 MiB of the .rpm's zstd payload).
 const SHARED_PREFIX_MIN: usize = 16 << 20;
+/// The least that the .rpm's first zstd frame, the part both architectures hold
+/// alike, must unpack to (measured: 142 MiB).
+const SHARED_FRAME_MIN: usize = 100 << 20;
 
 /// The two .deb's data.tar.xz (as binutils' `ar` takes it out) and the two .rpm's
 /// payloads (as the `rpm` crate reads it) begin with the same compressed bytes:
 /// the architecture's own files come last, so what both hold alike is compressed
-/// once, as the artifacts themselves show.
+/// once, as the artifacts themselves show. The .rpm's zstd frames are not
+/// independent pieces: there the whole first frame (where libzstd says it ends)
+/// must be the same, and unpack to most of the shared files.
 pub fn shared_payloads(sh: &Shell, built: &[PathBuf]) -> Result<()> {
     let find = |suffix: &str| built.iter().find(|p| p.to_string_lossy().ends_with(suffix)).with_context(|| format!("no *{suffix} was built"));
     let data = |deb: &Path| -> Result<Vec<u8>> { Ok(cmd!(sh, "ar p {deb} data.tar.xz").quiet().output()?.stdout) };
     let payload = |rpm: &Path| -> Result<Vec<u8>> { Ok(rpm::Package::open(rpm).map_err(|e| anyhow::anyhow!("{}: {e}", rpm.display()))?.payload) };
-    let pairs = [
-        ("data.tar.xz of the .debs", data(find("_amd64.deb")?)?, data(find("_arm64.deb")?)?),
-        ("payload of the .rpms", payload(find(".x86_64.rpm")?)?, payload(find(".aarch64.rpm")?)?),
-    ];
-    for (what, a, b) in pairs {
-        let same = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let same = |what: &str, a: &[u8], b: &[u8]| -> Result<usize> {
+        let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
         ensure!(
             same >= SHARED_PREFIX_MIN,
             "the {what} have only {same} bytes in common from the start (at least {} MiB expected): the shared files are not compressed once",
@@ -280,7 +281,18 @@ pub fn shared_payloads(sh: &Shell, built: &[PathBuf]) -> Result<()> {
             a.len() as f64 / 1048576.0,
             b.len() as f64 / 1048576.0
         );
-    }
+        Ok(same)
+    };
+    same("data.tar.xz of the .debs", &data(find("_amd64.deb")?)?, &data(find("_arm64.deb")?)?)?;
+
+    let (a, b) = (payload(find(".x86_64.rpm")?)?, payload(find(".aarch64.rpm")?)?);
+    let common = same("payloads of the .rpms", &a, &b)?;
+    let frame = zstd::zstd_safe::find_frame_compressed_size(&a).map_err(|code| anyhow::anyhow!("the x86_64 .rpm's payload: no whole zstd frame ({code})"))?;
+    ensure!(frame <= common, "the .rpms' first zstd frames differ: {frame} bytes long, the same for only the first {common}");
+    ensure!(frame < a.len(), "the x86_64 .rpm's payload is one zstd frame: nothing of it is shared");
+    let unpacked = zstd::stream::decode_all(&a[..frame]).context("unpacking the .rpm's first zstd frame")?.len();
+    ensure!(unpacked >= SHARED_FRAME_MIN, "the .rpms' common first frame holds only {} MiB", unpacked >> 20);
+    eprintln!("    the .rpms' first zstd frame: {:.1} MiB, the same in both, unpacks to {:.1} MiB", frame as f64 / 1048576.0, unpacked as f64 / 1048576.0);
     Ok(())
 }
 
