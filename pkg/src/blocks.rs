@@ -34,6 +34,7 @@ use std::thread::JoinHandle;
 
 use sha2::Digest as _;
 
+use crate::write::HashWriter;
 use crate::Error;
 
 /// The longest piece, in uncompressed bytes. Small enough that the last pieces
@@ -171,14 +172,23 @@ impl Cache {
         }
     }
 
-    /// `data` compressed whole, as one stream (or frame) of its own, by
-    /// `compress`; or the result of the writer of this build that compressed the
-    /// same bytes the same way first (`codec` names the compressor and every
-    /// setting that changes its output), waiting for it while it compresses. For
-    /// streams that are not cut into pieces (the .rpm's zstd payload, whose
-    /// long-distance matches span the whole stream).
-    pub(crate) fn whole(&self, codec: &str, data: &[u8], compress: impl FnOnce(&[u8]) -> io::Result<Vec<u8>>) -> io::Result<Arc<Piece>> {
-        let len = data.len() as u64;
+    /// The bytes written to `data` compressed whole, as one stream (or frame) of
+    /// its own, by `compress`; or the result of the writer of this build that
+    /// compressed the same bytes the same way first (`codec` names the compressor
+    /// and every setting that changes its output), waiting for it while it
+    /// compresses. For streams that are not cut into pieces (the .rpm's zstd
+    /// payload, whose long-distance matches span the whole stream). The bytes are
+    /// known by the SHA-256 that `data` took while they were written (the writer
+    /// needs it anyway), so they are not read once more to be looked up.
+    pub(crate) fn whole(
+        &self,
+        codec: &str,
+        data: &HashWriter<Vec<u8>, sha2::Sha256>,
+        compress: impl FnOnce(&[u8]) -> io::Result<Vec<u8>>,
+    ) -> io::Result<Arc<Piece>> {
+        let (len, data_sha) = (data.count, data.digest.clone().finalize());
+        let data = &data.inner[..];
+        debug_assert_eq!(data.len() as u64, len);
         let mut compressed = false;
         let run = || {
             compressed = true;
@@ -190,7 +200,7 @@ impl Cache {
             let mut h = sha2::Sha256::new();
             h.update(codec.as_bytes());
             h.update([0]);
-            h.update(data);
+            h.update(data_sha);
             self.slot(h.finalize().into()).get_or_init(run).clone()
         }
         .map_err(io::Error::other)?;
@@ -647,23 +657,30 @@ mod tests {
             calls.set(calls.get() + 1);
             Ok(d.iter().rev().copied().collect::<Vec<u8>>())
         };
+        let written = |bytes: &[u8]| {
+            let mut w = HashWriter::new(Vec::new());
+            for part in bytes.chunks(2) {
+                w.write_all(part).unwrap();
+            }
+            w
+        };
         let cache = Cache::new();
-        let a = cache.whole("zstd 12", b"abc", compress).unwrap();
-        let b = cache.whole("zstd 12", b"abc", compress).unwrap();
+        let a = cache.whole("zstd 12", &written(b"abc"), compress).unwrap();
+        let b = cache.whole("zstd 12", &written(b"abc"), compress).unwrap();
         assert_eq!((a.bytes.as_slice(), b.bytes.as_slice(), calls.get()), (&b"cba"[..], &b"cba"[..], 1));
         // Other settings or other bytes: compressed again.
-        cache.whole("zstd 19", b"abc", compress).unwrap();
-        cache.whole("zstd 12", b"abd", compress).unwrap();
+        cache.whole("zstd 19", &written(b"abc"), compress).unwrap();
+        cache.whole("zstd 12", &written(b"abd"), compress).unwrap();
         assert_eq!(calls.get(), 3);
         assert_eq!(cache.reuse(), Reuse { compressed_in: 9, compressed_out: 9, reused_in: 3, reused_out: 3 });
         // A failure is everyone's.
         let failed = Cache::new();
-        assert!(failed.whole("z", b"x", |_| Err(io::Error::other("no room"))).is_err());
-        assert!(failed.whole("z", b"x", compress).unwrap_err().to_string().contains("no room"));
+        assert!(failed.whole("z", &written(b"x"), |_| Err(io::Error::other("no room"))).is_err());
+        assert!(failed.whole("z", &written(b"x"), compress).unwrap_err().to_string().contains("no room"));
         // Alone: nothing is looked up.
         let alone = Cache::unshared();
-        alone.whole("zstd 12", b"abc", compress).unwrap();
-        alone.whole("zstd 12", b"abc", compress).unwrap();
+        alone.whole("zstd 12", &written(b"abc"), compress).unwrap();
+        alone.whole("zstd 12", &written(b"abc"), compress).unwrap();
         assert_eq!(calls.get(), 5);
     }
 

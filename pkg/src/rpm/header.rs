@@ -145,7 +145,7 @@ pub(super) fn compress_payload(
             let settings = format!("{c} window {ZSTD_WINDOW_LOG} long-distance checksum");
             let frame = opts
                 .blocks
-                .whole(&settings, &first.inner, |data| {
+                .whole(&settings, &first, |data| {
                     let mut enc = Encoder::new(c, opts.threads, data.len() as u64)?;
                     enc.write_all(data)?;
                     enc.finish()
