@@ -121,6 +121,39 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Runs and times both sides of one run in turns: ours first in odd runs, the
+/// reference first in even ones, so that a machine whose speed drifts during
+/// the benchmark (seen here: the same build 30 % slower a few minutes later)
+/// favours neither side. Returns what ours returned.
+fn in_turns<T>(run: usize, row: &mut Row, ours: impl FnOnce() -> Result<T>, reference: impl FnOnce() -> Result<()>) -> Result<T> {
+    fn timed<R>(f: impl FnOnce() -> Result<R>) -> Result<(R, f64)> {
+        let t = Instant::now();
+        let r = f()?;
+        Ok((r, t.elapsed().as_secs_f64()))
+    }
+    let (out, o, r) = if run % 2 == 1 {
+        let (out, o) = timed(ours)?;
+        let ((), r) = timed(reference)?;
+        (out, o, r)
+    } else {
+        let ((), r) = timed(reference)?;
+        let (out, o) = timed(ours)?;
+        (out, o, r)
+    };
+    row.ours.push(o);
+    row.reference.push(r);
+    Ok(out)
+}
+
+/// "ours, then REFERENCE" or the other way round, as [`in_turns`] runs them.
+fn turns(run: usize, ours: &str, reference: &str) -> String {
+    if run % 2 == 1 {
+        format!("{ours}, then {reference}")
+    } else {
+        format!("{reference}, then {ours}")
+    }
+}
+
 /// The options for one artifact alone, with compressor threads of its own and no
 /// earlier run's pieces to take (see [`pkg::blocks::Cache::unshared`]).
 fn fresh(opts: &BuildOptions) -> BuildOptions {
@@ -139,14 +172,14 @@ fn deb_row(cx: &Cx, target: Target, stage: &Stage, out: &Path) -> Result<Row> {
     let mut row = Row::new(format!("{target} .deb ({c})"), format!("dpkg-deb --build -Zxz {level}"));
     let mut ours_file = None;
     for run in 1..=runs {
-        eprintln!("==> {target} .deb, run {run}/{runs}: ours, then dpkg-deb");
-        let t = Instant::now();
-        // A fresh cache: a run must not take the previous run's compressed pieces.
-        let ours = pkg::deb::write(m, target, stage, templates, &fresh(opts), out)?;
-        row.ours.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        cmd!(sh, "dpkg-deb --root-owner-group -Zxz {level} --build {tree} {reference}").quiet().ignore_stdout().run()?;
-        row.reference.push(t.elapsed().as_secs_f64());
+        eprintln!("==> {target} .deb, run {run}/{runs}: {}", turns(run, "ours", "dpkg-deb"));
+        let ours = in_turns(
+            run,
+            &mut row,
+            // A fresh cache: a run must not take the previous run's compressed pieces.
+            || Ok(pkg::deb::write(m, target, stage, templates, &fresh(opts), out)?),
+            || Ok(cmd!(sh, "dpkg-deb --root-owner-group -Zxz {level} --build {tree} {reference}").quiet().ignore_stdout().run()?),
+        )?;
         ours_file = Some(ours);
     }
     // Every run writes the same bytes (the same inputs and time): read the last ones.
@@ -174,23 +207,25 @@ fn rpm_row(cx: &Cx, target: Target, stage: &Stage, out: &Path) -> Result<Row> {
     let mut row = Row::new(format!("{target} .rpm ({c})"), format!("rpmbuild -bb, payload {io}"));
     let mut ours_file = None;
     for run in 1..=runs {
-        eprintln!("==> {target} .rpm, run {run}/{runs}: ours, then rpmbuild");
-        let t = Instant::now();
-        let ours = pkg::rpm::write(m, target, stage, templates, &fresh(opts), out, None)?;
-        row.ours.push(t.elapsed().as_secs_f64());
+        eprintln!("==> {target} .rpm, run {run}/{runs}: {}", turns(run, "ours", "rpmbuild"));
         let _ = fs::remove_dir_all(&topdir);
-        let t = Instant::now();
-        let built = cmd!(sh, "rpmbuild -bb --quiet --target {arch} --define {payload_define} --define {topdir_define} --define {no_build_ids} --define {no_post} --define {epoch} --nodeps {spec}")
-            .quiet()
-            .ignore_stdout()
-            .ignore_status()
-            .output();
-        row.reference.push(t.elapsed().as_secs_f64());
-        match built {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => bail!("rpmbuild failed on {}:\n{}", spec.display(), String::from_utf8_lossy(&o.stderr)),
-            Err(e) => return Err(e).context("running rpmbuild"),
-        }
+        let ours = in_turns(
+            run,
+            &mut row,
+            || Ok(pkg::rpm::write(m, target, stage, templates, &fresh(opts), out, None)?),
+            || {
+                let built = cmd!(sh, "rpmbuild -bb --quiet --target {arch} --define {payload_define} --define {topdir_define} --define {no_build_ids} --define {no_post} --define {epoch} --nodeps {spec}")
+                    .quiet()
+                    .ignore_stdout()
+                    .ignore_status()
+                    .output();
+                match built {
+                    Ok(o) if o.status.success() => Ok(()),
+                    Ok(o) => bail!("rpmbuild failed on {}:\n{}", spec.display(), String::from_utf8_lossy(&o.stderr)),
+                    Err(e) => Err(e).context("running rpmbuild"),
+                }
+            },
+        )?;
         ours_file = Some(ours);
     }
     // Every run writes the same bytes (the same inputs and time): read the last ones.
@@ -219,11 +254,14 @@ fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs:
     let mut largest_linux = (String::new(), 0);
     let mut reuse = pkg::blocks::Reuse::default();
     for run in 1..=runs {
-        eprintln!("==> headline, run {run}/{runs}: cargo xtask dist, then dpkg-deb on the unpruned tree");
+        eprintln!("==> headline, run {run}/{runs}: {}", turns(run, "cargo xtask dist", "dpkg-deb on the unpruned tree"));
         let _ = fs::remove_dir_all(&dist_out);
-        let t = Instant::now();
-        let crate::dist::Built { paths: built, reuse: shared } = crate::dist::build(&crate::dist::Args { out: dist_out.clone(), ..Default::default() })?;
-        row.ours.push(t.elapsed().as_secs_f64());
+        let crate::dist::Built { paths: built, reuse: shared } = in_turns(
+            run,
+            &mut row,
+            || crate::dist::build(&crate::dist::Args { out: dist_out.clone(), ..Default::default() }),
+            || Ok(cmd!(sh, "dpkg-deb --root-owner-group -Zxz --build {tree} {reference}").quiet().ignore_stdout().run()?),
+        )?;
         reuse = shared;
         let mut total = 0;
         for p in &built {
@@ -235,9 +273,6 @@ fn headline(sh: &Shell, m: &Manifest, templates: &Templates, bench: &Path, runs:
             }
         }
         row.ours_facts = Facts { bytes: total, installed_kib: 0, files: built.len() };
-        let t = Instant::now();
-        cmd!(sh, "dpkg-deb --root-owner-group -Zxz --build {tree} {reference}").quiet().ignore_stdout().run()?;
-        row.reference.push(t.elapsed().as_secs_f64());
         row.reference_facts = deb_facts(sh, &reference)?;
     }
     let reference_bytes = row.reference_facts.bytes;
@@ -288,13 +323,8 @@ fn repo_row(sh: &Shell, bench: &Path, runs: usize, notes: &mut Vec<String>) -> R
     let rel = |p: &Path| p.strip_prefix(&root).map(Path::to_owned).unwrap_or_else(|_| p.to_owned());
     let (out, reference) = (bench.join("repo-out"), bench.join("repo-reference"));
     for run in 1..=runs {
-        eprintln!("==> repository, run {run}/{runs}");
+        eprintln!("==> repository, run {run}/{runs}: {}", turns(run, "ours", "the reference tools"));
         let _ = fs::remove_dir_all(&out);
-        let t = Instant::now();
-        let summary = crate::repo::run(&crate::repo::Args { from: rel(&linux), out: rel(&out), ..Default::default() })?;
-        row.ours.push(t.elapsed().as_secs_f64());
-        row.ours_facts.files = summary.packages.len();
-
         let _ = fs::remove_dir_all(&reference);
         let pool = reference.join("pool");
         let rpms = reference.join("rpm");
@@ -304,13 +334,20 @@ fn repo_row(sh: &Shell, bench: &Path, runs: usize, notes: &mut Vec<String>) -> R
             let dest = if e.path().extension().is_some_and(|x| x == "deb") { &pool } else { &rpms };
             fs::hard_link(e.path(), dest.join(e.file_name()))?;
         }
-        let t = Instant::now();
-        let _cwd = sh.push_dir(&reference);
-        let packages = cmd!(sh, "apt-ftparchive packages pool").quiet().read()?;
-        fs::write(reference.join("Packages"), packages)?;
-        cmd!(sh, "apt-ftparchive release .").quiet().ignore_stdout().run()?;
-        cmd!(sh, "createrepo_c --quiet {rpms}").run()?;
-        row.reference.push(t.elapsed().as_secs_f64());
+        let summary = in_turns(
+            run,
+            &mut row,
+            || crate::repo::run(&crate::repo::Args { from: rel(&linux), out: rel(&out), ..Default::default() }),
+            || {
+                let _cwd = sh.push_dir(&reference);
+                let packages = cmd!(sh, "apt-ftparchive packages pool").quiet().read()?;
+                fs::write(reference.join("Packages"), packages)?;
+                cmd!(sh, "apt-ftparchive release .").quiet().ignore_stdout().run()?;
+                cmd!(sh, "createrepo_c --quiet {rpms}").run()?;
+                Ok(())
+            },
+        )?;
+        row.ours_facts.files = summary.packages.len();
         row.reference_facts.files = summary.packages.len();
     }
     notes.push(format!("repository: {} packages from {}", row.ours_facts.files, from.display()));

@@ -39,6 +39,17 @@ fn spread(v: &[f64]) -> f64 {
     v.iter().copied().fold(f64::MIN, f64::max) - v.iter().copied().fold(f64::MAX, f64::min)
 }
 
+/// Each run's ratio ours/reference (the two measured back to back): its median,
+/// least and greatest. A drift of the machine's speed between runs moves the
+/// medians of both sides but hardly a run's own ratio.
+pub fn paired(r: &Row) -> Option<(f64, f64, f64)> {
+    let ratios: Vec<f64> = r.ours.iter().zip(&r.reference).map(|(o, rf)| o / rf).collect();
+    if ratios.is_empty() || r.ours.len() != r.reference.len() {
+        return None;
+    }
+    Some((median(&ratios), ratios.iter().copied().fold(f64::MAX, f64::min), ratios.iter().copied().fold(f64::MIN, f64::max)))
+}
+
 fn mib(b: u64) -> f64 {
     b as f64 / 1048576.0
 }
@@ -49,8 +60,8 @@ pub fn render(rows: &[Row], notes: &[String]) -> String {
         s.push_str(&format!("- {n}\n"));
     }
     s.push_str(
-        "\n| artifact | reference | ours s, median (spread) | reference s | time ours/ref | ours MiB | ref MiB | size ours/ref \
-         | installed MiB ours / ref | files ours / ref |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        "\n| artifact | reference | ours s, median (spread) | reference s | time ours/ref | per run ours/ref, median (range) | ours MiB | ref MiB \
+         | size ours/ref | installed MiB ours / ref | files ours / ref |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let (o, rf) = (median(&r.ours), median(&r.reference));
@@ -67,8 +78,9 @@ pub fn render(rows: &[Row], notes: &[String]) -> String {
         } else {
             format!("- / {:.1}", r.reference_facts.installed_kib as f64 / 1024.0)
         };
+        let per_run = paired(r).map_or("-".to_owned(), |(m, lo, hi)| format!("{m:.2} ({lo:.2}–{hi:.2})"));
         s.push_str(&format!(
-            "| {} | {} | {o:.1} ({:.1}) | {rf:.1} ({:.1}) | {:.2} | {sizes} | {installed} | {} / {} |\n",
+            "| {} | {} | {o:.1} ({:.1}) | {rf:.1} ({:.1}) | {:.2} | {per_run} | {sizes} | {installed} | {} / {} |\n",
             r.what,
             r.reference_tool,
             spread(&r.ours),
@@ -79,7 +91,7 @@ pub fn render(rows: &[Row], notes: &[String]) -> String {
         ));
     }
     s.push_str(&format!(
-        "\n{} runs each, ours first in every run. The headline's \"ours\" size is the sum of every artifact and its file count the number of artifacts.\n",
+        "\n{} runs each, in turns: ours first in odd runs, the reference first in even ones. The headline's \"ours\" size is the sum of every artifact and its file count the number of artifacts.\n",
         rows.first().map_or(0, |r| r.ours.len())
     ));
     s
@@ -100,6 +112,8 @@ fn json(rows: &[Row], notes: &[String]) -> Result<String> {
         reference_s: &'a [f64],
         ours_median_s: f64,
         reference_median_s: f64,
+        /// Each run's ratio ours/reference: median, least, greatest.
+        per_run_ratio: Option<(f64, f64, f64)>,
         ours: &'a Facts,
         reference: &'a Facts,
     }
@@ -112,6 +126,7 @@ fn json(rows: &[Row], notes: &[String]) -> Result<String> {
             reference_s: &r.reference,
             ours_median_s: median(&r.ours),
             reference_median_s: median(&r.reference),
+            per_run_ratio: paired(r),
             ours: &r.ours_facts,
             reference: &r.reference_facts,
         })
@@ -135,6 +150,19 @@ mod tests {
         assert_eq!(v["rows"][0]["ours_median_s"], 2.0);
         assert_eq!(v["rows"][0]["reference_s"][0], 4.0);
         assert_eq!(v["rows"][0]["ours"]["files"], 7);
+        // One reference time for three of ours: no pairs to take ratios of.
+        assert_eq!(v["rows"][0]["per_run_ratio"], serde_json::Value::Null);
         assert_eq!(v["notes"][0], "a note with \"quotes\"");
+    }
+
+    #[test]
+    fn each_run_is_a_pair() {
+        let mut row = Row::new("x".into(), "y".into());
+        // The machine slows down by half in the second run: both sides do.
+        row.ours = vec![9.0, 13.5, 9.5];
+        row.reference = vec![10.0, 15.0, 10.0];
+        let (median, least, greatest) = paired(&row).unwrap();
+        assert!((median - 0.9).abs() < 1e-9 && (least - 0.9).abs() < 1e-9 && (greatest - 0.95).abs() < 1e-9, "{median} {least} {greatest}");
+        assert!(render(&[row], &[]).contains("| 0.90 (0.90–0.95) |"));
     }
 }
