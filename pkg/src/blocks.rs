@@ -186,9 +186,9 @@ impl Cache {
         data: &HashWriter<Vec<u8>, sha2::Sha256>,
         compress: impl FnOnce(&[u8]) -> io::Result<Vec<u8>>,
     ) -> io::Result<Arc<Piece>> {
-        let (len, data_sha) = (data.count, data.digest.clone().finalize());
+        let data_sha = data.digest.clone().finalize();
         let data = &data.inner[..];
-        debug_assert_eq!(data.len() as u64, len);
+        let len = data.len() as u64;
         let mut compressed = false;
         let run = || {
             compressed = true;
@@ -204,15 +204,14 @@ impl Cache {
             self.slot(h.finalize().into()).get_or_init(run).clone()
         }
         .map_err(io::Error::other)?;
-        self.inner.counts.count(compressed, len, &piece);
+        self.inner.counts.count(compressed, len, piece.bytes.len() as u64);
         Ok(piece)
     }
 
     /// Counts `data` bytes that a writer compressed itself into `out` bytes (the
     /// .rpm's second frame), so that [`Cache::reuse`] covers every archive.
     pub(crate) fn count_compressed(&self, data: u64, out: u64) {
-        self.inner.counts.compressed_in.fetch_add(data, Ordering::Relaxed);
-        self.inner.counts.compressed_out.fetch_add(out, Ordering::Relaxed);
+        self.inner.counts.count(true, data, out);
     }
 
     /// The slot of a piece.
@@ -229,11 +228,11 @@ impl Cache {
 }
 
 impl Counts {
-    fn count(&self, compressed: bool, data: u64, piece: &Piece) {
+    fn count(&self, compressed: bool, data: u64, out: u64) {
         let i = self;
         let (into_in, into_out) = if compressed { (&i.compressed_in, &i.compressed_out) } else { (&i.reused_in, &i.reused_out) };
         into_in.fetch_add(data, Ordering::Relaxed);
-        into_out.fetch_add(piece.bytes.len() as u64, Ordering::Relaxed);
+        into_out.fetch_add(out, Ordering::Relaxed);
     }
 }
 
@@ -457,7 +456,7 @@ impl<W: Write> Encoder<W> {
         let pending = match slot.as_ref().and_then(|s| s.get()) {
             Some(done) => {
                 let piece = done.clone().map_err(io::Error::other)?;
-                self.cache.inner.counts.count(false, data.len() as u64, &piece);
+                self.cache.inner.counts.count(false, data.len() as u64, piece.bytes.len() as u64);
                 Pending::Done(piece)
             }
             None => {
@@ -478,7 +477,7 @@ impl<W: Write> Encoder<W> {
                     };
                     let piece = done.map_err(io::Error::other);
                     if let Ok(p) = &piece {
-                        counts.count(compressed, data.len() as u64, p);
+                        counts.count(compressed, data.len() as u64, p.bytes.len() as u64);
                     }
                     let _ = tx.send(piece);
                 }))?;
