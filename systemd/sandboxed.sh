@@ -40,11 +40,27 @@ sandboxed() {
     IFS=$old_ifs
     set +f
     set -- "$@" --
-    # Rotate the command behind the properties.
+    # Rotate the command behind the properties, each $ written $$: systemd
+    # expands $NAME and ${NAME} in the command line of a unit (systemd-run has
+    # --expand-environment=no only from systemd 254), and the admin's words
+    # reach the CLI as typed.
     while [ "$count" -gt 0 ]; do
         arg=$1
         shift
-        set -- "$@" "$arg"
+        escaped=''
+        while :; do
+            case "$arg" in
+                *'$'*)
+                    escaped="$escaped${arg%%\$*}\$\$"
+                    arg=${arg#*\$}
+                    ;;
+                *)
+                    escaped="$escaped$arg"
+                    break
+                    ;;
+            esac
+        done
+        set -- "$@" "$escaped"
         count=$((count - 1))
     done
     # Interrupted or hung up: the transient unit ends with the command.

@@ -48,6 +48,17 @@ runuser -u "$SVC_USER" -- rm -rf "$EVIL"
 
 # Exit status and output pass through.
 check "clawdbot config get gateway.port prints the port" expect "$PORT" clawdbot config get gateway.port
+# The words reach the CLI as typed: systemd expands $ in a unit's command line.
+old_workspace=$(clawdbot config get agents.defaults.workspace 2>/dev/null || true)
+# shellcheck disable=SC2016 # the $ are the point
+odd='/srv/a$$b $X %h;c'
+check "clawdbot config set keeps \$, \$\$ and % as typed" clawdbot config set agents.defaults.workspace "$odd"
+check "clawdbot config get prints them back" expect "$odd" clawdbot config get agents.defaults.workspace
+if [ -n "$old_workspace" ]; then
+    clawdbot config set agents.defaults.workspace "$old_workspace" > /dev/null
+else
+    clawdbot config unset agents.defaults.workspace > /dev/null
+fi
 clawdbot no-such-command > /dev/null 2>&1
 admin_rc=$?
 old_admin_command no-such-command > /dev/null 2>&1
