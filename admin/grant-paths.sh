@@ -1,8 +1,9 @@
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2154
 # What `clawdbot grant` accepts, on every platform: included (#include) by the
 # grant command of each, which defines die, owner_of PATH (the uid owning PATH
 # itself, not what a link points to), canonical PATH (the path with no link,
-# . or ..) and home_dirs (the home directory of every account, one a line).
+# . or ..), home_dirs (the home directory of every account, one a line) and
+# $user (the service user).
 
 # check_path PATH: refuses what cannot be granted; prints the canonical path.
 check_path() {
@@ -17,8 +18,19 @@ check_path() {
     esac
     [ -e "$1" ] || die "$1: no such file or directory"
     _canon=$(canonical "$1") || die "$1: cannot resolve the path"
-    # A link anywhere in the path is accepted only from root or the path's owner.
+    # What a link leads to is written into the configuration too.
+    case "$_canon" in
+        /*[!A-Za-z0-9._/@+,~=-]* | [!/]* | '')
+            die "$1: leads to a path with other characters than letters, digits and . _ / @ + , ~ = -; grant a directory above it"
+            ;;
+    esac
+    # A link anywhere in the path is accepted only from root or the path's
+    # owner, and the owner is not $user: its own files need no grant, and a
+    # link of its own must not choose what is granted.
     _owner=$(owner_of "$_canon")
+    if [ "$_owner" = "$(id -u "$user")" ]; then
+        die "$1: belongs to $user (the gateway) already; nothing to grant"
+    fi
     _part=''
     _rest=${1#/}
     while [ -n "$_rest" ]; do
@@ -53,6 +65,10 @@ why_refused() {
             return 0
             ;;
     esac
+    if [ -n "$(find -P "$1" -prune ! -type d -links +1 2>/dev/null)" ]; then
+        echo "it has other names (hard links), and the grant would share it under each of them"
+        return 0
+    fi
     for _home in $(home_dirs); do
         case "$_home" in
             / | '' | /nonexistent | /dev/null | /var/empty) continue ;;

@@ -62,7 +62,7 @@ forget() {
         _left=$(entries_left "$1")
         if [ -n "$_left" ]; then
             say "$1: removed the entries of $user that it or the owner may change; left these:"
-            printf '%s\n' "$_left" | head -n 20 | sed 's/^/    /' >&2
+            printf '%s\n' "$_left" | say_list 20
         fi
     fi
 }

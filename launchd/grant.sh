@@ -149,13 +149,21 @@ share() {
     if [ -d "$1" ]; then
         _d=$dir_r _f=$file_r
         [ "$2" = rw ] && _d=$dir_rw _f=$file_rw
-        # What $user made under a read-write grant is its own already.
+        # What $user made under a read-write grant is its own already. A file
+        # with more names than one (hard links) is not shared: an entry is the
+        # file's, under every name, and macOS lets $user link any file it can
+        # reach into a directory it may write.
         _out=$(as "$_owner" /usr/bin/find -P "$1" -mindepth 1 ! -type l ! -user "$daemon_uid" \
-            \( -type d -exec /bin/chmod +a "$user allow $_d" {} + -o -exec /bin/chmod +a "$user allow $_f" {} + \) 2>&1) || true
+            \( -type d -exec /bin/chmod +a "$user allow $_d" {} + -o -links 1 -exec /bin/chmod +a "$user allow $_f" {} + \) 2>&1) || true
         _left=$(printf '%s\n' "$_out" | /usr/bin/tr -d '\r' | /usr/bin/grep -E 'Operation not permitted|Permission denied' | /usr/bin/sort -u)
         if [ -n "$_left" ]; then
             say "$1: left unshared what its owner ($(name_of "$_owner")) may not change:"
-            printf '%s\n' "$_left" | /usr/bin/head -n 10 | /usr/bin/sed 's/^/    /' >&2
+            printf '%s\n' "$_left" | say_list 10
+        fi
+        _linked=$(/usr/bin/find -P "$1" ! -type l ! -type d ! -user "$daemon_uid" -links +1 2>/dev/null | /usr/bin/head -n 10)
+        if [ -n "$_linked" ]; then
+            say "$1: left unshared these files with other names (hard links), which may lie outside it:"
+            printf '%s\n' "$_linked" | say_list 10
         fi
     fi
 }

@@ -134,14 +134,21 @@ share() {
         esac
     fi
     if [ -d "$1" ]; then
-        # What $user made under a read-write grant is its own already.
-        out=$(grants_as "$owner" /usr/bin/find -P "$1" ! -type l ! -user "$user" \
+        # What $user made under a read-write grant is its own already. A file
+        # with more names than one (hard links) is not shared: an entry is the
+        # file's, under every name, and another may lie outside PATH.
+        out=$(grants_as "$owner" /usr/bin/find -P "$1" ! -type l ! -user "$user" \( -type d -o -links 1 \) \
             -exec /usr/bin/setfacl -m "u:$user:$2" -- {} + \
             -type d -exec /usr/bin/setfacl -m "d:u:$user:$2" -- {} + </dev/null 2>&1) || true
         left=$(printf '%s\n' "$out" | /usr/bin/grep -E 'Operation not permitted|Permission denied' | /usr/bin/sort -u)
         if [ -n "$left" ]; then
             say "$1: left unshared what its owner ($(/usr/bin/id -nu "$owner" 2>/dev/null || echo "$owner")) may not change:"
-            printf '%s\n' "$left" | /usr/bin/head -n 10 | /usr/bin/sed 's/^/    /' >&2
+            printf '%s\n' "$left" | say_list 10
+        fi
+        linked=$(/usr/bin/find -P "$1" ! -type l ! -type d ! -user "$user" -links +1 2>/dev/null | /usr/bin/head -n 10)
+        if [ -n "$linked" ]; then
+            say "$1: left unshared these files with other names (hard links), which may lie outside it:"
+            printf '%s\n' "$linked" | say_list 10
         fi
     fi
 }
@@ -149,6 +156,7 @@ share() {
 # The parents of PATH that $user cannot search get a bare x entry, recorded.
 open_parents() {
     dir=$1
+    svc_uid=$(/usr/bin/id -u -- "$user")
     while :; do
         dir=$(/usr/bin/dirname -- "$dir")
         if in_hidden_tree "$dir/x"; then
@@ -156,9 +164,11 @@ open_parents() {
             [ "$dir" = / ] && break
             continue
         fi
-        # Asked of the kernel as $user, in a session of its own with no stream
-        # of root's: a process of $user never holds root's terminal.
-        if ! /usr/bin/setsid --wait /usr/sbin/runuser -u "$user" -- /usr/bin/test -x "$dir" </dev/null >/dev/null 2>&1; then
+        # Asked of the kernel as $user (grants_as: setpriv, in a session of
+        # its own with no stream of root's). Not runuser: its PAM session
+        # (pam_systemd on Fedora and its kin) would start a systemd user manager
+        # of $user outside the sandbox, with units $user may write.
+        if ! grants_as "$svc_uid" /usr/bin/test -x "$dir" </dev/null >/dev/null 2>&1; then
             if /usr/bin/getfacl --omit-header --absolute-names -- "$dir" 2>/dev/null | /usr/bin/grep -q "^user:$user:"; then
                 say "$dir: has an ACL entry for $user without search permission; left as it is"
             else

@@ -38,21 +38,60 @@ grants_as() {
 # grants_pause: stops every process of @USER@ (SIGSTOP sent with kill(-1) as
 # that user, which no fork escapes) and waits until each of their threads is
 # stopped, so that none can swap a file for a link while entries are changed
-# by name; grants_resume continues them. Without the account, nothing to do.
+# by name; grants_resume continues them. systemd must not start a new one
+# meanwhile: the pause is taken only while @UNIT@ runs with its main process
+# stopped, or does not run and is not about to (a gateway that exits is started
+# again after RestartSec). While the unit starts or restarts, it waits for it
+# (at most 30 s). Without the account, nothing to do.
 grants_pause() {
     grants_uid=$(id -u '@USER@' 2>/dev/null) || grants_uid=''
     [ -n "$grants_uid" ] || return 0
-    grants_as "$grants_uid" sh -c 'kill -s STOP -- -1' </dev/null >/dev/null 2>&1 || true
-    _tries=0
-    while [ -n "$(grants_running)" ]; do
-        _tries=$((_tries + 1))
-        if [ "$_tries" -gt 100 ]; then
-            echo "@NAME@: these processes of @USER@ did not stop within 5 s: $(grants_running | tr '\n' ' ')" >&2
-            grants_resume
+    _waits=0
+    while :; do
+        if grants_settled; then
+            grants_as "$grants_uid" sh -c 'kill -s STOP -- -1' </dev/null >/dev/null 2>&1 || true
+            _tries=0
+            while [ -n "$(grants_running)" ]; do
+                _tries=$((_tries + 1))
+                if [ "$_tries" -gt 100 ]; then
+                    echo "@NAME@: these processes of @USER@ did not stop within 5 s: $(grants_running | tr '\n' ' ')" >&2
+                    grants_resume
+                    return 1
+                fi
+                sleep 0.05
+            done
+            # Still so, with everything stopped: no process exited meanwhile.
+            grants_settled stopped && return 0
+            grants_as "$grants_uid" sh -c 'kill -s CONT -- -1' </dev/null >/dev/null 2>&1 || true
+        fi
+        _waits=$((_waits + 1))
+        if [ "$_waits" -gt 300 ]; then
+            echo "@NAME@: @UNIT@ is starting or restarting and did not settle within 30 s; try again once it runs (systemctl status @UNIT@)" >&2
+            grants_uid=''
             return 1
         fi
-        sleep 0.05
+        sleep 0.1
     done
+}
+
+# grants_settled [stopped]: whether systemd would start no process of @UNIT@
+# while its processes are stopped: it runs, with its main process alive (with
+# "stopped": stopped), or it is dead or failed. Without systemd, nothing would.
+grants_settled() {
+    [ -d /run/systemd/system ] || return 0
+    _sub=$(systemctl show -P SubState -- '@UNIT@' 2>/dev/null) || return 1
+    case "$_sub" in
+        dead | failed) return 0 ;;
+        running) ;;
+        *) return 1 ;;
+    esac
+    _main=$(systemctl show -P MainPID -- '@UNIT@' 2>/dev/null) || return 1
+    _state=$(awk '/^State:/ { print $2 }' "/proc/${_main:-0}/status" 2>/dev/null) || return 1
+    case "$_state" in
+        T | t) return 0 ;;
+        R | S | D | I) [ "${1:-}" != stopped ] ;;
+        *) return 1 ;;
+    esac
 }
 
 grants_resume() {
@@ -145,11 +184,13 @@ grants_unshare_parent() {
 
 # grants_remove_all: every entry of every grant, the records and the drop-in.
 grants_remove_all() {
-    if [ -s "$grants_file" ] && ! command -v setfacl >/dev/null 2>&1; then
-        echo "@NAME@: setfacl is missing (package acl): the ACL entries of these grants stay:" >&2
-        cat -- "$grants_file" >&2
-    fi
-    if [ -f "$grants_file" ]; then
+    if [ -f "$grants_file" ] && ! command -v setfacl >/dev/null 2>&1; then
+        # The records stay too, until setfacl can take the entries away.
+        if [ -s "$grants_file" ]; then
+            echo "@NAME@: setfacl is missing (package acl): the ACL entries of these grants stay (setfacl -R -x u:@USER@ PATH takes them away):" >&2
+            cat -- "$grants_file" >&2
+        fi
+    elif [ -f "$grants_file" ]; then
         if grants_pause; then
             while IFS='	' read -r kind f2 _f3 _f4 f5; do
                 case "$kind" in

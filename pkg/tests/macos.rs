@@ -1775,9 +1775,21 @@ fn admin_grant_shares_as_the_owner_while_the_account_is_paused() {
     }
     assert!(acls(&a).is_empty(), "{:?}", acls(&a));
 
+    // A second name of alice's key in Documents, as the account may make one on
+    // a Mac: neither that file nor a grant of it is shared.
+    let key_link = docs.join("key-link");
+    fs::hard_link(home.join(".ssh/id_rsa"), &key_link).unwrap();
+    let r = a.run(&["grant", &key_link.display().to_string()], None, "");
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("other names (hard links)"), "{}", r.out);
+    assert!(acls(&a).is_empty(), "{:?}", acls(&a));
+
     let r = a.run(&["grant", &d], None, "");
     assert_eq!(r.code, 0, "{}", r.out);
     assert!(r.out.contains(&format!("granted: _clawdbot may read {d}")), "{}", r.out);
+    assert!(r.out.contains("hard links") && r.out.contains(&key_link.display().to_string()), "the link is named: {}", r.out);
+    assert!(acl_of(&a, &key_link).is_empty(), "{:?}", acls(&a));
+    fs::remove_file(&key_link).unwrap();
     assert_eq!(acl_of(&a, &docs), ["user:_clawdbot allow list,search,readattr,readextattr,readsecurity,file_inherit,directory_inherit"]);
     assert_eq!(acl_of(&a, &notes), ["user:_clawdbot allow read,readattr,readextattr,readsecurity"]);
     assert_eq!(acl_of(&a, &home), ["user:_clawdbot allow search"], "the home (0750) gets the bare search entry");

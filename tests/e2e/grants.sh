@@ -58,6 +58,26 @@ check_not "the gateway cannot write beside Documents" as_gateway sh -c "echo x >
 check "and nothing appeared in alice's home" test ! -e "$ALICE/outside.txt"
 check_not "the gateway still cannot read the key" as_gateway cat "$KEY"
 
+# What a link leads to is checked like what was typed: a link of the gateway's
+# own must not choose what is granted, and what it leads to is written into the
+# unit's configuration (a space there would begin another bind, here of the
+# host's D-Bus socket directory).
+as_gateway sh -c "mkdir -p '$DOCS/p /run/dbus:/run/x' && ln -s '$DOCS/p /run/dbus:/run/x' $DOCS/steer"
+check_not "grant through the gateway's own link to its own directory is refused" clawdbot grant --no-restart "$DOCS/steer"
+runuser -u alice -- sh -c "mkdir -p '$DOCS/two words' && ln -s '$DOCS/two words' $DOCS/plain"
+check_not "grant of alice's link to a path with a space is refused" clawdbot grant --no-restart "$DOCS/plain"
+check "control: alice's link to a plain directory is granted" sh -c "mkdir -p $DOCS/sub && ln -s $DOCS/sub $DOCS/sublink && chown -h alice:alice $DOCS/sub $DOCS/sublink && clawdbot grant --no-restart $DOCS/sublink && clawdbot revoke --no-restart $DOCS/sub"
+check "the drop-in binds only what was granted" expect "BindPaths=-$DOCS" sh -c "grep -E '^Bind' $DROPIN"
+rm -rf -- "$DOCS/p " "$DOCS/steer" "$DOCS/two words" "$DOCS/plain" "$DOCS/sub" "$DOCS/sublink"
+
+# A gateway that exits is started again after RestartSec: a grant made in
+# between waits until it runs again, so that the pause holds its new processes too.
+systemctl kill --kill-whom=main --signal=KILL "$UNIT"
+check "control: $UNIT waits to restart" wait_until 10 sh -c "systemctl show -P SubState $UNIT | grep -qx auto-restart"
+check "a grant meanwhile succeeds" clawdbot grant --write --no-restart "$DOCS"
+check "and it waited until $UNIT ran again" expect running systemctl show -P SubState "$UNIT"
+check "the gateway answers HTTP 200" wait_until "$HTTP_LIMIT" http_ok
+
 old_pid=$(main_pid)
 check "an upgrade keeps the grant" install_pkg next
 check "the service was restarted by the upgrade" wait_until "$START_LIMIT" new_main_pid "$old_pid"
@@ -119,6 +139,17 @@ check "bob's entry stayed" sh -c "getfacl -p $NOTES | grep -qx 'user:bob:r--'"
 check "ours went" no_acl_of "$SVC_USER" "$ALICE"
 setfacl -x u:bob "$NOTES"
 rm -f -- "$DOCS/bobs.txt"
+
+# A file with other names (hard links) is not shared: the entry would be the
+# file's under every name, and another may lie outside the grant.
+runuser -u alice -- sh -c "echo secret > $ALICE/private.txt && chmod 600 $ALICE/private.txt && ln $ALICE/private.txt $DOCS/hl.txt"
+check "control: the link in Documents is the private file" expect "$(stat -c %i "$ALICE/private.txt")" stat -c %i "$DOCS/hl.txt"
+check "grant again: it names the hard-linked file as left unshared" sh -c "clawdbot grant --no-restart $DOCS 2>&1 | grep 'hard links' -A3 | grep -q hl.txt"
+check "the private file got no entry of $SVC_USER" sh -c "! getfacl -p $ALICE/private.txt | grep -q '$SVC_USER'"
+check "control: the notes beside it did" sh -c "getfacl -p $NOTES | grep -q 'user:$SVC_USER:r'"
+check_not "a grant of the hard-linked file itself is refused" clawdbot grant --no-restart "$DOCS/hl.txt"
+check "revoke" clawdbot revoke --no-restart "$DOCS"
+rm -f -- "$ALICE/private.txt" "$DOCS/hl.txt"
 
 # Purge takes every grant back.
 check "grant before purge" clawdbot grant --no-restart "$DOCS"
