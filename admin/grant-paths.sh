@@ -17,36 +17,72 @@ check_path() {
             ;;
     esac
     [ -e "$1" ] || die "$1: no such file or directory"
-    _canon=$(canonical "$1") || die "$1: cannot resolve the path"
+    # As canonical prints it, less the one newline it ends with.
+    _canon=$(canonical "$1" && echo .) || die "$1: cannot resolve the path"
+    _canon=${_canon%.}
+    _canon=${_canon%?}
     # What a link leads to is written into the configuration too.
     case "$_canon" in
         /*[!A-Za-z0-9._/@+,~=-]* | [!/]* | '')
             die "$1: leads to a path with other characters than letters, digits and . _ / @ + , ~ = -; grant a directory above it"
             ;;
     esac
-    # A link anywhere in the path is accepted only from root or the path's
-    # owner, and the owner is not $user: its own files need no grant, and a
-    # link of its own must not choose what is granted.
+    # Its owner is not $user: its own files need no grant.
     _owner=$(owner_of "$_canon")
     if [ "$_owner" = "$(id -u "$user")" ]; then
         die "$1: belongs to $user (the gateway) already; nothing to grant"
     fi
-    _part=''
-    _rest=${1#/}
-    while [ -n "$_rest" ]; do
-        _part="$_part/${_rest%%/*}"
-        case "$_rest" in
-            */*) _rest=${_rest#*/} ;;
-            *) _rest='' ;;
-        esac
-        if [ -L "$_part" ]; then
-            _link_owner=$(owner_of "$_part")
-            if [ "$_link_owner" != 0 ] && [ "$_link_owner" != "$_owner" ]; then
-                die "$1: $_part is a symbolic link of user $_link_owner, who owns neither the system nor the path: refused"
-            fi
-        fi
-    done
+    # Every link met on the way, in the path as typed and in what the links
+    # lead to, is root's or the owner's: no one else's link, $user's least of
+    # all, chooses what is granted.
+    links_met "$1" "$_owner" || die "$1: $_why: refused"
     printf '%s\n' "$_canon"
+}
+
+# links_met PATH OWNER: follows PATH one name at a time, as the kernel does,
+# and fails (saying why in $_why) at the first link that belongs to neither
+# root nor OWNER, or if the walk does not end where canonical did ($_canon).
+links_met() {
+    _todo=${1#/}
+    _at=''
+    _links=0
+    while [ -n "$_todo" ]; do
+        _name=${_todo%%/*}
+        case "$_todo" in
+            */*) _todo=${_todo#*/} ;;
+            *) _todo='' ;;
+        esac
+        case "$_name" in
+            '' | .) continue ;;
+            ..)
+                _at=${_at%/*}
+                continue
+                ;;
+        esac
+        if [ ! -L "$_at/$_name" ]; then
+            _at="$_at/$_name"
+            continue
+        fi
+        _link_owner=$(owner_of "$_at/$_name")
+        if [ "$_link_owner" != 0 ] && [ "$_link_owner" != "$2" ]; then
+            _why="it leads through $_at/$_name, a symbolic link of user $_link_owner, who owns neither the system nor the path"
+            return 1
+        fi
+        _links=$((_links + 1))
+        _target=$(readlink -- "$_at/$_name" && echo .) || _target=''
+        _target=${_target%.}
+        _target=${_target%?}
+        if [ "$_links" -gt 40 ] || [ -z "$_target" ]; then
+            _why="its links cannot be followed"
+            return 1
+        fi
+        case "$_target" in
+            /*) _at='' ;;
+        esac
+        _todo="${_target#/}${_todo:+/$_todo}"
+    done
+    _why="its links lead elsewhere than $_canon"
+    [ "${_at:-/}" = "$_canon" ]
 }
 
 # why_refused PATH: the reason PATH needs --force, if any.

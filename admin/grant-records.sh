@@ -4,9 +4,10 @@
 # The including script sets $user and $grants_file and defines say, die,
 # canonical, share PATH r|rw (the entries of a grant), open_parents PATH (a
 # search entry on each parent the service user cannot traverse, recorded),
-# unshare PATH and unshare_parent DIR (what share and open_parents added), and
+# unshare PATH and unshare_parent DIR (what share and open_parents added),
 # entries_left PATH (the ACL entries of others, or of $user that it could not
-# take away, on PATH and below, as lines).
+# take away, on PATH and below, as lines) and place_refused PATH r|rw (why PATH
+# cannot be granted where it lies, whatever --force says; nothing if it can).
 #
 # Records, one a line, tab-separated, in $grants_file (root's, 0644):
 #   grant   r|rw    SECONDS   WHO   PATH     PATH shared (r: read, rw: read-write)
@@ -80,6 +81,8 @@ grant_all() {
         if [ -n "$_reason" ] && [ "$force" -eq 0 ]; then
             die "$_canon: refused, $_reason; grant a smaller directory, or add --force if you mean it"
         fi
+        _reason=$(place_refused "$_canon" "$_mode")
+        [ -z "$_reason" ] || die "$_canon: refused, $_reason"
         if [ -n "$(granted_mode "$_canon")" ]; then
             say "$_canon: already granted ($(granted_mode "$_canon")); replacing the grant"
             forget "$_canon"

@@ -168,6 +168,12 @@ share() {
     fi
 }
 
+# place_refused PATH r|rw: nothing on macOS, which binds no path anywhere: the
+# entries are all a grant is.
+place_refused() {
+    :
+}
+
 # The parents of PATH that $user cannot search get a bare search entry, recorded.
 open_parents() {
     _dir=$1

@@ -98,6 +98,13 @@ write_dropin() {
         echo "[Service]"
         echo "ProtectHome=tmpfs"
         grant_lines | while IFS='	' read -r mode _when _who path; do
+            # Recorded before the characters of where links lead were checked.
+            case "$path" in
+                /*[!A-Za-z0-9._/@+,~=-]* | [!/]* | '')
+                    say "$path: not bound into the sandbox: other characters than letters, digits and . _ / @ + , ~ = -; revoke it"
+                    continue
+                    ;;
+            esac
             if [ "$mode" = rw ]; then
                 echo "BindPaths=-$path"
             else
@@ -181,6 +188,28 @@ open_parents() {
         fi
         [ "$dir" = / ] && break
     done
+}
+
+# place_refused PATH r|rw: systemd finds every bound path again at each start,
+# following links: a path that $user could replace (a directory above it that
+# $user may write: its own, or one granted --write) would let it choose what is
+# bound into the sandbox then. So is a --write grant above an existing grant.
+place_refused() {
+    svc_uid=$(/usr/bin/id -u -- "$user")
+    _dir=$1
+    while [ "$_dir" != / ]; do
+        _dir=$(/usr/bin/dirname -- "$_dir")
+        if grants_as "$svc_uid" /usr/bin/test -w "$_dir" </dev/null >/dev/null 2>&1; then
+            echo "$user may change $_dir and so could put something else in its place before the service starts; it reaches what $_dir holds already, or grant a path outside it"
+            return 0
+        fi
+    done
+    if [ "$2" = rw ]; then
+        _below=$(grant_lines | /usr/bin/awk -F '\t' -v p="$1/" 'index($4, p) == 1 { print $4 }' | /usr/bin/tr '\n' ' ')
+        if [ -n "$_below" ]; then
+            echo "$user could then replace what is granted below it (${_below% }); revoke that first"
+        fi
+    fi
 }
 
 # What forget (admin/grant-records.sh) calls.

@@ -81,7 +81,12 @@ grants_settled() {
     [ -d /run/systemd/system ] || return 0
     _sub=$(systemctl show -P SubState -- '@UNIT@' 2>/dev/null) || return 1
     case "$_sub" in
-        dead | failed) return 0 ;;
+        # Not about to start: no start job queued (systemd moves a unit that
+        # restarts through dead while the job waits).
+        dead | failed)
+            [ -z "$(systemctl show -P Job -- '@UNIT@' 2>/dev/null)" ]
+            return
+            ;;
         running) ;;
         *) return 1 ;;
     esac
@@ -201,7 +206,8 @@ grants_remove_all() {
             grants_resume
             rm -f -- "$grants_file"
         else
-            echo "@NAME@: the grants stay recorded in $grants_file; remove the package again once those processes are gone" >&2
+            echo "@NAME@: nothing was taken back; the ACL entries of these grants stay (setfacl -R -x u:@USER@ PATH takes them away):" >&2
+            cat -- "$grants_file" >&2
         fi
     fi
     if [ -f "$grants_dropin" ]; then

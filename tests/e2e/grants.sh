@@ -64,11 +64,22 @@ check_not "the gateway still cannot read the key" as_gateway cat "$KEY"
 # host's D-Bus socket directory).
 as_gateway sh -c "mkdir -p '$DOCS/p /run/dbus:/run/x' && ln -s '$DOCS/p /run/dbus:/run/x' $DOCS/steer"
 check_not "grant through the gateway's own link to its own directory is refused" clawdbot grant --no-restart "$DOCS/steer"
-runuser -u alice -- sh -c "mkdir -p '$DOCS/two words' && ln -s '$DOCS/two words' $DOCS/plain"
-check_not "grant of alice's link to a path with a space is refused" clawdbot grant --no-restart "$DOCS/plain"
-check "control: alice's link to a plain directory is granted" sh -c "mkdir -p $DOCS/sub && ln -s $DOCS/sub $DOCS/sublink && chown -h alice:alice $DOCS/sub $DOCS/sublink && clawdbot grant --no-restart $DOCS/sublink && clawdbot revoke --no-restart $DOCS/sub"
+runuser -u alice -- sh -c "mkdir -p '$ALICE/two words' && ln -s '$ALICE/two words' $ALICE/plain"
+check_not "grant of alice's link to a path with a space is refused" clawdbot grant --no-restart "$ALICE/plain"
+# Links met inside what a link leads to count too.
+runuser -u alice -- sh -c "mkdir -p $ALICE/Private $ALICE/Projects/a && ln -s $DOCS/current $ALICE/current"
+as_gateway ln -s "$ALICE/Private" "$DOCS/current"
+check "control: alice's link leads, through the gateway's, to her Private" expect "$ALICE/Private" realpath "$ALICE/current"
+check_not "grant of alice's link that leads through the gateway's link is refused" clawdbot grant --no-restart "$ALICE/current"
+# systemd finds a bound path again at every start, following links: what the
+# gateway could replace before then is not granted.
+runuser -u alice -- mkdir -p "$DOCS/inner"
+check_not "a grant inside the --write grant is refused" clawdbot grant --no-restart "$DOCS/inner"
+check "control: alice's own link to a directory of hers is granted" sh -c "runuser -u alice -- ln -s $ALICE/Projects/a $ALICE/alink && clawdbot grant --no-restart $ALICE/alink"
+check_not "a --write grant of the directory above that grant is refused" clawdbot grant --write --no-restart "$ALICE/Projects"
+check "revoke it" clawdbot revoke --no-restart "$ALICE/Projects/a"
 check "the drop-in binds only what was granted" expect "BindPaths=-$DOCS" sh -c "grep -E '^Bind' $DROPIN"
-rm -rf -- "$DOCS/p " "$DOCS/steer" "$DOCS/two words" "$DOCS/plain" "$DOCS/sub" "$DOCS/sublink"
+rm -rf -- "$DOCS/p " "$DOCS/steer" "$DOCS/current" "$DOCS/inner" "$ALICE/two words" "$ALICE/plain" "$ALICE/Private" "$ALICE/Projects" "$ALICE/current" "$ALICE/alink"
 
 # A gateway that exits is started again after RestartSec: a grant made in
 # between waits until it runs again, so that the pause holds its new processes too.
