@@ -46,6 +46,23 @@ grant_options() {
     done
 }
 
+# left_unshared PATH OWNER SERVICE OUTPUT: names what share's walk over PATH
+# left unshared: what its owner (OWNER, a name) may not change, from the walk's
+# errors (OUTPUT), and the files with other names (hard links), which the walk
+# skips (SERVICE: the service user, whose own files are not shared).
+left_unshared() {
+    _left=$(printf '%s\n' "$4" | tr -d '\r' | grep -E 'Operation not permitted|Permission denied' | sort -u)
+    if [ -n "$_left" ]; then
+        say "$1: left unshared what its owner ($2) may not change:"
+        printf '%s\n' "$_left" | say_list 10
+    fi
+    _linked=$(find -P "$1" ! -type l ! -type d ! -user "$3" -links +1 2>/dev/null | head -n 10)
+    if [ -n "$_linked" ]; then
+        say "$1: left unshared these files with other names (hard links), which may lie outside it:"
+        printf '%s\n' "$_linked" | say_list 10
+    fi
+}
+
 # forget PATH: removes the grant of PATH, its entries and its parents' entries
 # that no other grant needs; says which entries are left.
 forget() {

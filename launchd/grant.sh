@@ -15,8 +15,9 @@
 # macOS has no per-service file sandbox: what the entries allow, the daemon
 # reaches, and nothing else of a person's.
 # The entries are made as PATH's owner (sudo -u), who can share only what is
-# theirs, while every process of @USER@ is paused (SIGSTOP), so that none can
-# swap a file for a link under the walk. Run by the admin command as root.
+# theirs, while the gateway is stopped and every other process of @USER@ is
+# paused (SIGSTOP), so that none can swap a file for a link under the walk. Run
+# by the admin command as root.
 set -eu
 PATH=/usr/bin:/bin:/usr/sbin:/sbin
 export PATH
@@ -25,6 +26,8 @@ cd /
 
 user='@USER@'
 grants_file='@GRANTS@'
+label='@LABEL@'
+plist='@PLIST@'
 
 # The rights of a grant, for files and for directories (macOS's ACL names).
 file_r='read,readattr,readextattr,readsecurity'
@@ -46,9 +49,9 @@ grant     lets the gateway (account $user) read PATH, or with --write also
 revoke    takes the grant of PATH back: every ACL entry it added goes.
 grants    lists the grants: path, access, when, by whom, whether in effect.
 
-While the entries change, every process of $user is paused (SIGSTOP), so that
-none can swap a file for a link under it; the entries are made as the owner of
-PATH, who can share only what is theirs.
+While the entries change, the gateway is stopped and every other process of
+$user paused (SIGSTOP), so that none can swap a file for a link under it; the
+entries are made as the owner of PATH, who can share only what is theirs.
 
 PATH is absolute. Refused without --force: /, a whole home directory or what
 contains one, /etc, root's home, and stores of secrets (.ssh, .gnupg, keychains,
@@ -100,11 +103,20 @@ as() {
     /usr/bin/script -q /dev/null /usr/bin/sudo -u "$_name" -- "$@" </dev/null
 }
 
-# pause: stops every process of $user and waits until all are stopped; resume
-# continues them.
+# pause: stops the gateway and every other process of $user, and waits until
+# all are stopped; resume continues them and starts the gateway again. launchd
+# starts a daemon that exits again by itself (KeepAlive), and would start it
+# unpaused in the middle of the walk: so the loaded daemon is unloaded first
+# (bootout, which ends its processes) and loaded again by resume.
 daemon_uid=''
+reload=0
 pause() {
     daemon_uid=$(/usr/bin/id -u "$user") || die "the account $user does not exist; reinstall the package"
+    if /bin/launchctl print "system/$label" >/dev/null 2>&1; then
+        /bin/launchctl bootout "system/$label" >/dev/null 2>&1 ||
+            die "nothing changed: the gateway could not be stopped (launchctl bootout system/$label)"
+        reload=1
+    fi
     _tries=0
     while :; do
         as "$daemon_uid" /bin/sh -c 'kill -s STOP -- -1' >/dev/null 2>&1 || true
@@ -123,6 +135,11 @@ resume() {
     if [ -n "$daemon_uid" ]; then
         as "$daemon_uid" /bin/sh -c 'kill -s CONT -- -1' >/dev/null 2>&1 || true
         daemon_uid=''
+    fi
+    if [ "$reload" = 1 ]; then
+        reload=0
+        /bin/launchctl bootstrap system "$plist" >/dev/null 2>&1 ||
+            say "the gateway did not start again (launchctl bootstrap system $plist); sudo clawdbot gateway start"
     fi
 }
 
@@ -155,16 +172,7 @@ share() {
         # reach into a directory it may write.
         _out=$(as "$_owner" /usr/bin/find -P "$1" -mindepth 1 ! -type l ! -user "$daemon_uid" \
             \( -type d -exec /bin/chmod +a "$user allow $_d" {} + -o -links 1 -exec /bin/chmod +a "$user allow $_f" {} + \) 2>&1) || true
-        _left=$(printf '%s\n' "$_out" | /usr/bin/tr -d '\r' | /usr/bin/grep -E 'Operation not permitted|Permission denied' | /usr/bin/sort -u)
-        if [ -n "$_left" ]; then
-            say "$1: left unshared what its owner ($(name_of "$_owner")) may not change:"
-            printf '%s\n' "$_left" | say_list 10
-        fi
-        _linked=$(/usr/bin/find -P "$1" ! -type l ! -type d ! -user "$daemon_uid" -links +1 2>/dev/null | /usr/bin/head -n 10)
-        if [ -n "$_linked" ]; then
-            say "$1: left unshared these files with other names (hard links), which may lie outside it:"
-            printf '%s\n' "$_linked" | say_list 10
-        fi
+        left_unshared "$1" "$(name_of "$_owner")" "$daemon_uid" "$_out"
     fi
 }
 

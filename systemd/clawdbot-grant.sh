@@ -147,16 +147,7 @@ share() {
         out=$(grants_as "$owner" /usr/bin/find -P "$1" ! -type l ! -user "$user" \( -type d -o -links 1 \) \
             -exec /usr/bin/setfacl -m "u:$user:$2" -- {} + \
             -type d -exec /usr/bin/setfacl -m "d:u:$user:$2" -- {} + </dev/null 2>&1) || true
-        left=$(printf '%s\n' "$out" | /usr/bin/grep -E 'Operation not permitted|Permission denied' | /usr/bin/sort -u)
-        if [ -n "$left" ]; then
-            say "$1: left unshared what its owner ($(/usr/bin/id -nu "$owner" 2>/dev/null || echo "$owner")) may not change:"
-            printf '%s\n' "$left" | say_list 10
-        fi
-        linked=$(/usr/bin/find -P "$1" ! -type l ! -type d ! -user "$user" -links +1 2>/dev/null | /usr/bin/head -n 10)
-        if [ -n "$linked" ]; then
-            say "$1: left unshared these files with other names (hard links), which may lie outside it:"
-            printf '%s\n' "$linked" | say_list 10
-        fi
+        left_unshared "$1" "$(/usr/bin/id -nu "$owner" 2>/dev/null || echo "$owner")" "$user" "$out"
     fi
 }
 

@@ -557,6 +557,7 @@ const GRANT_FAKES: &[(&str, &str)] = &[
     ("/bin/chmod", "chmod"),
     ("/bin/ls", "ls"),
     ("/bin/date", "date"),
+    ("/bin/launchctl", "launchctl"),
 ];
 
 impl Mac {
@@ -1784,9 +1785,17 @@ fn admin_grant_shares_as_the_owner_while_the_account_is_paused() {
     assert!(r.out.contains("other names (hard links)"), "{}", r.out);
     assert!(acls(&a).is_empty(), "{:?}", acls(&a));
 
+    a.load();
     let r = a.run(&["grant", &d], None, "");
     assert_eq!(r.code, 0, "{}", r.out);
     assert!(r.out.contains(&format!("granted: _clawdbot may read {d}")), "{}", r.out);
+    // launchd would start the daemon again if it exited during the walk: it is
+    // unloaded before the first entry and loaded again after the last.
+    let bootout = r.calls.iter().position(|c| c.contains("launchctl bootout")).expect("unloaded");
+    let bootstrap = r.calls.iter().rposition(|c| c.contains("launchctl bootstrap")).expect("loaded again");
+    let (first, last) = (r.calls.iter().position(|c| c.contains("chmod +a")).unwrap(), r.calls.iter().rposition(|c| c.contains("chmod +a")).unwrap());
+    assert!(bootout < first && last < bootstrap, "{:#?}", r.calls);
+    assert!(a.loaded());
     assert!(r.out.contains("hard links") && r.out.contains(&key_link.display().to_string()), "the link is named: {}", r.out);
     assert!(acl_of(&a, &key_link).is_empty(), "{:?}", acls(&a));
     fs::remove_file(&key_link).unwrap();
