@@ -151,10 +151,15 @@ share() {
     fi
 }
 
+# service_uid: the uid of $user.
+service_uid() {
+    /usr/bin/id -u -- "$user" 2>/dev/null || die "the user $user does not exist; reinstall the package"
+}
+
 # The parents of PATH that $user cannot search get a bare x entry, recorded.
 open_parents() {
     dir=$1
-    svc_uid=$(/usr/bin/id -u -- "$user")
+    svc_uid=$(service_uid)
     while :; do
         dir=$(/usr/bin/dirname -- "$dir")
         if in_hidden_tree "$dir/x"; then
@@ -186,7 +191,7 @@ open_parents() {
 # $user may write: its own, or one granted --write) would let it choose what is
 # bound into the sandbox then. So is a --write grant above an existing grant.
 place_refused() {
-    svc_uid=$(/usr/bin/id -u -- "$user")
+    svc_uid=$(service_uid)
     _dir=$1
     while [ "$_dir" != / ]; do
         _dir=$(/usr/bin/dirname -- "$_dir")
