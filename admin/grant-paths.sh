@@ -5,28 +5,30 @@
 # . or ..), home_dirs (the home directory of every account, one a line) and
 # $user (the service user).
 
+# unit_path PATH: whether PATH is absolute and holds only letters, digits and
+# . _ / @ + , ~ = -: what is written into the service's configuration.
+unit_path() {
+    case "$1" in
+        /*[!A-Za-z0-9._/@+,~=-]* | [!/]* | '') return 1 ;;
+    esac
+}
+
 # check_path PATH: refuses what cannot be granted; prints the canonical path.
 check_path() {
     case "$1" in
         /*) ;;
         *) die "$1: give the absolute path (for example: sudo clawdbot grant \"\$PWD/$1\")" ;;
     esac
-    case "$1" in
-        *[!A-Za-z0-9._/@+,~=-]*)
-            die "$1: only letters, digits and . _ / @ + , ~ = - can be granted (the path is written into the service's configuration); rename it or grant a directory above it"
-            ;;
-    esac
+    unit_path "$1" ||
+        die "$1: only letters, digits and . _ / @ + , ~ = - can be granted (the path is written into the service's configuration); rename it or grant a directory above it"
     [ -e "$1" ] || die "$1: no such file or directory"
     # As canonical prints it, less the one newline it ends with.
     _canon=$(canonical "$1" && echo .) || die "$1: cannot resolve the path"
     _canon=${_canon%.}
     _canon=${_canon%?}
     # What a link leads to is written into the configuration too.
-    case "$_canon" in
-        /*[!A-Za-z0-9._/@+,~=-]* | [!/]* | '')
-            die "$1: leads to a path with other characters than letters, digits and . _ / @ + , ~ = -; grant a directory above it"
-            ;;
-    esac
+    unit_path "$_canon" ||
+        die "$1: leads to a path with other characters than letters, digits and . _ / @ + , ~ = -; grant a directory above it"
     # Its owner is not $user: its own files need no grant.
     _owner=$(owner_of "$_canon")
     if [ "$_owner" = "$(id -u "$user")" ]; then

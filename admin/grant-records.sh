@@ -46,17 +46,18 @@ grant_options() {
     done
 }
 
-# left_unshared PATH OWNER SERVICE OUTPUT: names what share's walk over PATH
-# left unshared: what its owner (OWNER, a name) may not change, from the walk's
-# errors (OUTPUT), and the files with other names (hard links), which the walk
-# skips (SERVICE: the service user, whose own files are not shared).
+# left_unshared PATH OWNER OUTPUT: names what share's walk over PATH left
+# unshared, from the walk's output: what its owner (OWNER, a name) may not
+# change (its errors) and the files with other names (hard links), which the
+# walk skips and prints as "linked<TAB>NAME" lines.
 left_unshared() {
-    _left=$(printf '%s\n' "$4" | tr -d '\r' | grep -E 'Operation not permitted|Permission denied' | sort -u)
+    _out=$(printf '%s\n' "$3" | tr -d '\r')
+    _left=$(printf '%s\n' "$_out" | grep -v '^linked	' | grep -E 'Operation not permitted|Permission denied' | sort -u)
     if [ -n "$_left" ]; then
         say "$1: left unshared what its owner ($2) may not change:"
         printf '%s\n' "$_left" | say_list 10
     fi
-    _linked=$(find -P "$1" ! -type l ! -type d ! -user "$3" -links +1 2>/dev/null | head -n 10)
+    _linked=$(printf '%s\n' "$_out" | sed -n 's/^linked	//p')
     if [ -n "$_linked" ]; then
         say "$1: left unshared these files with other names (hard links), which may lie outside it:"
         printf '%s\n' "$_linked" | say_list 10

@@ -169,10 +169,12 @@ share() {
         # What $user made under a read-write grant is its own already. A file
         # with more names than one (hard links) is not shared: an entry is the
         # file's, under every name, and macOS lets $user link any file it can
-        # reach into a directory it may write.
+        # reach into a directory it may write. The one walk names those
+        # (left_unshared reads its output).
         _out=$(as "$_owner" /usr/bin/find -P "$1" -mindepth 1 ! -type l ! -user "$daemon_uid" \
-            \( -type d -exec /bin/chmod +a "$user allow $_d" {} + -o -links 1 -exec /bin/chmod +a "$user allow $_f" {} + \) 2>&1) || true
-        left_unshared "$1" "$(name_of "$_owner")" "$daemon_uid" "$_out"
+            \( -type d -exec /bin/chmod +a "$user allow $_d" {} + -o -links 1 -exec /bin/chmod +a "$user allow $_f" {} + \
+            -o -exec /usr/bin/printf 'linked\t%s\n' {} + \) 2>&1) || true
+        left_unshared "$1" "$(name_of "$_owner")" "$_out"
     fi
 }
 

@@ -99,12 +99,10 @@ write_dropin() {
         echo "ProtectHome=tmpfs"
         grant_lines | while IFS='	' read -r mode _when _who path; do
             # Recorded before the characters of where links lead were checked.
-            case "$path" in
-                /*[!A-Za-z0-9._/@+,~=-]* | [!/]* | '')
-                    say "$path: not bound into the sandbox: other characters than letters, digits and . _ / @ + , ~ = -; revoke it"
-                    continue
-                    ;;
-            esac
+            if ! unit_path "$path"; then
+                say "$path: not bound into the sandbox: other characters than letters, digits and . _ / @ + , ~ = -; revoke it"
+                continue
+            fi
             if [ "$mode" = rw ]; then
                 echo "BindPaths=-$path"
             else
@@ -144,10 +142,12 @@ share() {
         # What $user made under a read-write grant is its own already. A file
         # with more names than one (hard links) is not shared: an entry is the
         # file's, under every name, and another may lie outside PATH.
-        out=$(grants_as "$owner" /usr/bin/find -P "$1" ! -type l ! -user "$user" \( -type d -o -links 1 \) \
-            -exec /usr/bin/setfacl -m "u:$user:$2" -- {} + \
-            -type d -exec /usr/bin/setfacl -m "d:u:$user:$2" -- {} + </dev/null 2>&1) || true
-        left_unshared "$1" "$(/usr/bin/id -nu "$owner" 2>/dev/null || echo "$owner")" "$user" "$out"
+        # The one walk names those (left_unshared reads its output).
+        out=$(grants_as "$owner" /usr/bin/find -P "$1" ! -type l ! -user "$user" \
+            \( ! -type d -links +1 -exec /usr/bin/printf 'linked\t%s\n' {} + \
+            -o -exec /usr/bin/setfacl -m "u:$user:$2" -- {} + \
+            -type d -exec /usr/bin/setfacl -m "d:u:$user:$2" -- {} + \) </dev/null 2>&1) || true
+        left_unshared "$1" "$(/usr/bin/id -nu "$owner" 2>/dev/null || echo "$owner")" "$out"
     fi
 }
 
