@@ -4,9 +4,10 @@
 //! of independent blocks ([`crate::blocks::Encoder`], which does not compress again
 //! what the build's other .deb already compressed) into a temporary file next to
 //! the output while the MD5 sums are taken, so every payload file is read exactly
-//! once; the control member (which needs those sums)
-//! is then written before it, as dpkg requires. Owners are root, times are the
-//! build's `mtime`, order is the stage's: the same inputs give the same bytes.
+//! once; the control member (which needs those sums) is made while the last
+//! pieces compress, and written before it, as dpkg requires. Owners are root,
+//! times are the build's `mtime`, order is [`Stage::iter_packed`]'s: the same
+//! inputs give the same bytes.
 //!
 //! Not here: what goes into the package (see [`crate::linux`]).
 
@@ -38,7 +39,7 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
     // data.tar.xz first, into a temporary file, collecting md5sums on the way.
     let mut data = tempfile::tempfile_in(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let mut md5sums = String::new();
-    {
+    let control = {
         let codec = crate::blocks::Codec::Xz(m.deb.compression.level);
         let xz = crate::blocks::Encoder::new(io::BufWriter::with_capacity(1 << 20, &mut data), codec, opts.threads, opts.blocks.clone())?;
         let mut tar = tar::Builder::new(xz);
@@ -50,11 +51,13 @@ pub fn write(m: &Manifest, target: Target, stage: &Stage, templates: &Templates,
             md5sums.push_str(&format!("{}  {}\n", hex(&sum), &path[1..]));
         })?;
         let xz = tar.into_inner().map_err(|e| Error::io(&dest, e))?;
+        // Every file is read: the control member is made while the compressor
+        // threads finish the last pieces.
+        let control = control_tar(m, target, &stage, templates, &md5sums, opts)?;
         let mut buf = xz.finish().map_err(|e| Error::io(&dest, e))?;
         buf.flush().map_err(|e| Error::io(&dest, e))?;
-    }
-
-    let control = control_tar(m, target, &stage, templates, &md5sums, opts)?;
+        control
+    };
 
     let mut out = AtomicFile::create(&dest)?;
     let w = out.file();

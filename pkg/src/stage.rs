@@ -7,7 +7,7 @@
 //!
 //! This module never writes files.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -71,13 +71,37 @@ impl Stage {
         owned
     }
 
-    /// The entries in the order an archive holds them: the [`Stage::own_paths`]
-    /// after all the others, each part in sorted order, so parents still come
-    /// before their children.
-    pub fn iter_own_last<'a>(&'a self, own: &dyn Fn(&str) -> bool) -> impl Iterator<Item = (&'a str, &'a Entry)> + 'a {
+    /// The entries in the order the `.deb`'s data archive holds them, in two parts:
+    /// those `own` does not name, then the [`Stage::own_paths`], so that what two
+    /// architectures hold alike comes first and is the same stretch in both. In each
+    /// part, directories and links come first, in sorted order (parents before
+    /// children), and then the files, placed for xz's 1 MiB window: by npm package,
+    /// and within a package by file name (a package's `cjs/x.js` next to its
+    /// `esm/x.js`); a file of the same name and size as an earlier one (npm installs
+    /// a package once per version range, mostly with the same bytes) comes straight
+    /// after that one. On the gateway's tree at xz -1 this takes 2.5 % fewer
+    /// instructions than sorted order and gives 3 % less output (docs/compression.md).
+    /// The order depends only on paths and sizes: the same stage, the same order.
+    pub fn iter_packed<'a>(&'a self, own: &dyn Fn(&str) -> bool) -> Vec<(&'a str, &'a Entry)> {
         let owned = self.own_paths(own);
-        let (last, first): (Vec<_>, Vec<_>) = self.iter().partition(|(p, _)| owned.contains(p));
-        first.into_iter().chain(last)
+        let mut order = Vec::with_capacity(self.entries.len());
+        for last in [false, true] {
+            let (files, others): (Vec<_>, Vec<_>) = self.iter().filter(|(p, _)| owned.contains(p) == last).partition(|(_, e)| matches!(e.kind, Kind::File(_)));
+            order.extend(others);
+            let mut files = files;
+            files.sort_by_key(|&(p, _)| (npm_package(p), file_name(p), p));
+            let mut groups: Vec<Vec<(&str, &Entry)>> = Vec::new();
+            let mut first: HashMap<(&str, u64), usize> = HashMap::new();
+            for f in files {
+                let group = *first.entry((file_name(f.0), f.1.size)).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[group].push(f);
+            }
+            order.extend(groups.into_iter().flatten());
+        }
+        order
     }
 
     pub fn get(&self, path: &str) -> Option<&Entry> {
@@ -250,6 +274,25 @@ impl Stage {
 
 /// An install path must be absolute and normalised: nothing in it may point
 /// outside the staging root.
+/// The npm package a path lies in (up to the last `node_modules/<name>` or
+/// `node_modules/@scope/<name>`), or else its directory.
+fn npm_package(path: &str) -> &str {
+    let Some(i) = path.rfind("/node_modules/") else {
+        return path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    };
+    let start = i + "/node_modules/".len();
+    let rest = &path[start..];
+    let parts = if rest.starts_with('@') { 2 } else { 1 };
+    match rest.match_indices('/').nth(parts - 1) {
+        Some((end, _)) => &path[..start + end],
+        None => path,
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit_once('/').map_or(path, |(_, name)| name)
+}
+
 fn check_path(path: &str) -> Result<(), Error> {
     let ok = path.starts_with('/')
         && path.len() > 1
@@ -289,7 +332,7 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     #[test]
-    fn own_entries_come_last_and_parents_first() {
+    fn own_entries_come_last_and_directories_before_files() {
         let mut s = Stage::new();
         for d in ["/a", "/a/lib", "/a/lib/x64", "/a/lib/x64/sub", "/a/z"] {
             s.add_dir(d, 0o755).unwrap();
@@ -299,8 +342,45 @@ mod tests {
         }
         // Only the directory is named: what is below it goes with it.
         let own = |p: &str| p == "/a/lib/x64" || p.ends_with(".lock");
-        let order: Vec<&str> = s.iter_own_last(&own).map(|(p, _)| p).collect();
-        assert_eq!(order, ["/a", "/a/lib", "/a/lib/y", "/a/z", "/a/z/last", "/a/lib/x64", "/a/lib/x64.lock", "/a/lib/x64/sub", "/a/lib/x64/sub/one"]);
+        let order: Vec<&str> = s.iter_packed(&own).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(order, ["/a", "/a/lib", "/a/z", "/a/lib/y", "/a/z/last", "/a/lib/x64", "/a/lib/x64/sub", "/a/lib/x64.lock", "/a/lib/x64/sub/one"]);
+    }
+
+    #[test]
+    fn files_are_grouped_by_package_then_name_and_alike_files_meet() {
+        let mut s = Stage::new();
+        let nm = "/u/node_modules";
+        for (f, bytes) in [
+            ("/u/node_modules/a/dist/cjs/x.js", "12"),
+            ("/u/node_modules/a/dist/esm/x.js", "1"),
+            ("/u/node_modules/a/LICENSE", "MIT"),
+            ("/u/node_modules/@s/b/index.js", "1"),
+            ("/u/node_modules/@s/b/node_modules/a/LICENSE", "MIT"),
+            ("/u/node_modules/c/LICENSE", "BSD-2"),
+            ("/u/node_modules/c/README", "c"),
+            ("/u/top.js", "t"),
+        ] {
+            s.add_bytes(f, bytes, 0o644).unwrap();
+        }
+        let order: Vec<&str> = s.iter_packed(&|_| false).into_iter().filter(|(_, e)| matches!(e.kind, Kind::File(_))).map(|(p, _)| p).collect();
+        assert_eq!(
+            order,
+            [
+                "/u/top.js".to_string(),
+                // @s/b, then the a below it: the LICENSE of the same name and size as
+                // its LICENSE comes straight after it, not where its package is.
+                format!("{nm}/@s/b/index.js"),
+                format!("{nm}/@s/b/node_modules/a/LICENSE"),
+                format!("{nm}/a/LICENSE"),
+                format!("{nm}/a/dist/cjs/x.js"),
+                format!("{nm}/a/dist/esm/x.js"),
+                format!("{nm}/c/LICENSE"),
+                format!("{nm}/c/README"),
+            ]
+        );
+        assert_eq!(npm_package("/u/node_modules/@s/b/index.js"), "/u/node_modules/@s/b");
+        assert_eq!(npm_package("/u/node_modules/@s/b/node_modules/a/x/y.js"), "/u/node_modules/@s/b/node_modules/a");
+        assert_eq!(npm_package("/u/lib/x.js"), "/u/lib");
     }
 
     #[test]

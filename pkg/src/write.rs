@@ -114,7 +114,8 @@ pub(crate) fn tar_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: 
 }
 
 /// Streams every entry of the stage into a tar archive, paths as `./usr/...`, owned
-/// by root, with the entries `own` names last ([`Stage::iter_own_last`]), telling the encoder where each entry starts. Calls
+/// by root, in [`Stage::iter_packed`]'s order (the entries `own` names last), telling the encoder
+/// where each entry starts. Calls
 /// `digest(path, md5)` for every regular file.
 pub(crate) fn tar_stage<W: Write>(
     tar: &mut tar::Builder<crate::blocks::Encoder<W>>,
@@ -125,7 +126,7 @@ pub(crate) fn tar_stage<W: Write>(
 ) -> Result<(), Error> {
     let mut h = header(tar::EntryType::Directory, 0o755, 0, mtime);
     tar.append_data(&mut h, "./", io::empty()).map_err(|e| Error::io(Path::new("./"), e))?;
-    for (path, entry) in stage.iter_own_last(own) {
+    for (path, entry) in stage.iter_packed(own) {
         tar.get_mut().entry(path).map_err(|e| Error::io(Path::new(path), e))?;
         let name = format!(".{path}");
         match &entry.kind {
