@@ -272,8 +272,6 @@ impl Stage {
     }
 }
 
-/// An install path must be absolute and normalised: nothing in it may point
-/// outside the staging root.
 /// The npm package a path lies in (up to the last `node_modules/<name>` or
 /// `node_modules/@scope/<name>`), or else its directory.
 fn npm_package(path: &str) -> &str {
@@ -293,6 +291,8 @@ fn file_name(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
+/// An install path must be absolute and normalised: nothing in it may point
+/// outside the staging root.
 fn check_path(path: &str) -> Result<(), Error> {
     let ok = path.starts_with('/')
         && path.len() > 1
