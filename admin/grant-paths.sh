@@ -5,6 +5,11 @@
 # . or ..), home_dirs (the home directory of every account, one a line) and
 # $user (the service user).
 
+# service_uid: the uid of $user, or a clear end when the account is missing.
+service_uid() {
+    /usr/bin/id -u "$user" 2>/dev/null || die "the account $user does not exist; reinstall the package"
+}
+
 # unit_path PATH: whether PATH is absolute and holds only letters, digits and
 # . _ / @ + , ~ = -: what is written into the service's configuration.
 unit_path() {
@@ -31,7 +36,8 @@ check_path() {
         die "$1: leads to a path with other characters than letters, digits and . _ / @ + , ~ = -; grant a directory above it"
     # Its owner is not $user: its own files need no grant.
     _owner=$(owner_of "$_canon")
-    if [ "$_owner" = "$(id -u "$user")" ]; then
+    _svc=$(service_uid) || exit 1
+    if [ "$_owner" = "$_svc" ]; then
         die "$1: belongs to $user (the gateway) already; nothing to grant"
     fi
     # Every link met on the way, in the path as typed and in what the links

@@ -111,7 +111,7 @@ as() {
 daemon_uid=''
 reload=0
 pause() {
-    daemon_uid=$(/usr/bin/id -u "$user") || die "the account $user does not exist; reinstall the package"
+    daemon_uid=$(service_uid) || exit 1
     if /bin/launchctl print "system/$label" >/dev/null 2>&1; then
         /bin/launchctl bootout "system/$label" >/dev/null 2>&1 ||
             die "nothing changed: the gateway could not be stopped (launchctl bootout system/$label)"

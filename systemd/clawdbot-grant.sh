@@ -151,11 +151,6 @@ share() {
     fi
 }
 
-# service_uid: the uid of $user.
-service_uid() {
-    /usr/bin/id -u -- "$user" 2>/dev/null || die "the user $user does not exist; reinstall the package"
-}
-
 # The parents of PATH that $user cannot search get a bare x entry, recorded.
 open_parents() {
     dir=$1

@@ -150,7 +150,7 @@ impl Paths {
 pub fn vars(m: &Manifest) -> Result<Vars, Error> {
     let p = Paths::new(m);
     let l = &m.linux;
-    let file_name = |path: &str| path.rsplit_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
+    let file_name = |path: &str| crate::stage::file_name(path).to_owned();
     let mut vars = crate::template::common_vars(m);
     vars.extend([
         ("HOMEPAGE", m.package.homepage.clone()),

@@ -64,7 +64,7 @@ impl Stage {
         let mut owned = HashSet::new();
         // Sorted order: a parent is decided before its children.
         for (path, _) in self.iter() {
-            if owned.contains(path.rsplit_once('/').map_or("", |(parent, _)| parent)) || own(path) {
+            if owned.contains(parent(path)) || own(path) {
                 owned.insert(path);
             }
         }
@@ -206,8 +206,7 @@ impl Stage {
         if target.starts_with('/') {
             return Err(Error::layout(path, format!("symbolic link to absolute path {target} (only links inside {root} are allowed)")));
         }
-        let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-        let mut resolved: Vec<&str> = parent.split('/').filter(|c| !c.is_empty()).collect();
+        let mut resolved: Vec<&str> = parent(path).split('/').filter(|c| !c.is_empty()).collect();
         for c in target.split('/') {
             match c {
                 "" | "." => {}
@@ -277,7 +276,7 @@ impl Stage {
 /// `node_modules/@scope/<name>`), or else its directory.
 fn npm_package(path: &str) -> &str {
     let Some(i) = path.rfind("/node_modules/") else {
-        return path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        return parent(path);
     };
     let start = i + "/node_modules/".len();
     let rest = &path[start..];
@@ -288,7 +287,13 @@ fn npm_package(path: &str) -> &str {
     }
 }
 
-fn file_name(path: &str) -> &str {
+/// What is before a path's last `/` ("" for `/usr`).
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// What is after a path's last `/`.
+pub(crate) fn file_name(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
 
