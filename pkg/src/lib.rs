@@ -25,6 +25,7 @@ pub mod licences;
 pub mod linux;
 pub mod macos;
 pub mod manifest;
+mod md5lanes;
 pub mod payload;
 pub mod repo;
 pub mod rpm;

@@ -5,8 +5,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use md5::Digest as _;
-
+use crate::md5lanes::Md5Lanes;
 use crate::stage::{Kind, Source, Stage};
 use crate::Error;
 
@@ -78,22 +77,6 @@ impl<W: Write, D: sha2::Digest> Write for HashWriter<W, D> {
     }
 }
 
-/// A reader that hashes with MD5 and counts what passes through.
-pub(crate) struct Md5Reader<R> {
-    inner: R,
-    pub(crate) md5: md5::Md5,
-    pub(crate) count: u64,
-}
-
-impl<R: Read> Read for Md5Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.md5.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
 fn header(kind: tar::EntryType, mode: u32, size: u64, mtime: u64) -> tar::Header {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
@@ -115,8 +98,9 @@ pub(crate) fn tar_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: 
 
 /// Streams every entry of the stage into a tar archive, paths as `./usr/...`, owned
 /// by root, in [`Stage::iter_packed`]'s order (the entries `own` names last), telling the encoder
-/// where each entry starts. Calls
-/// `digest(path, md5)` for every regular file.
+/// where each entry starts. Calls `digest(path, md5)` for every regular file,
+/// in the same order, once all are written. A file is read whole, then written
+/// and handed to [`Md5Lanes`], which hashes sixteen at a time.
 pub(crate) fn tar_stage<W: Write>(
     tar: &mut tar::Builder<crate::blocks::Encoder<W>>,
     stage: &Stage,
@@ -126,6 +110,8 @@ pub(crate) fn tar_stage<W: Write>(
 ) -> Result<(), Error> {
     let mut h = header(tar::EntryType::Directory, 0o755, 0, mtime);
     tar.append_data(&mut h, "./", io::empty()).map_err(|e| Error::io(Path::new("./"), e))?;
+    let mut md5 = Md5Lanes::new();
+    let mut files = Vec::new();
     for (path, entry) in stage.iter_packed(own) {
         tar.get_mut().entry(path).map_err(|e| Error::io(Path::new(path), e))?;
         let name = format!(".{path}");
@@ -140,19 +126,25 @@ pub(crate) fn tar_stage<W: Write>(
             }
             Kind::File(Source::Bytes(bytes)) => {
                 tar_bytes(tar, &name, bytes, entry.mode, mtime)?;
-                digest(path, md5::Md5::digest(bytes).into());
+                md5.push(files.len(), bytes.clone());
+                files.push(path);
             }
             Kind::File(Source::Disk(src)) => {
-                let file = File::open(src).map_err(|e| Error::io(src, e))?;
-                let mut reader = Md5Reader { inner: file.take(entry.size), md5: md5::Md5::new(), count: 0 };
-                let mut h = header(tar::EntryType::Regular, entry.mode, entry.size, mtime);
-                tar.append_data(&mut h, &name, &mut reader).map_err(|e| Error::io(src, e))?;
-                if reader.count != entry.size {
+                // One byte more than staged: a file that grew is caught too.
+                let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+                File::open(src).and_then(|f| f.take(entry.size + 1).read_to_end(&mut bytes)).map_err(|e| Error::io(src, e))?;
+                if bytes.len() as u64 != entry.size {
                     return Err(Error::input(src, "changed size while the package was written"));
                 }
-                digest(path, reader.md5.finalize().into());
+                let mut h = header(tar::EntryType::Regular, entry.mode, entry.size, mtime);
+                tar.append_data(&mut h, &name, &bytes[..]).map_err(|e| Error::io(src, e))?;
+                md5.push(files.len(), bytes);
+                files.push(path);
             }
         }
+    }
+    for (id, sum) in md5.finish() {
+        digest(files[id], sum);
     }
     Ok(())
 }
@@ -234,5 +226,27 @@ mod tests {
         f.file().write_all(b"whole").unwrap();
         f.commit().unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), b"whole");
+    }
+
+    /// A file that grows or shrinks between staging and writing stops the
+    /// build; one that keeps its size is written with its MD5.
+    #[test]
+    fn a_file_that_changed_size_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("f");
+        std::fs::write(&src, b"12345").unwrap();
+        let mut stage = Stage::new();
+        stage.add_disk_file("/usr/f", &src, 0o644).unwrap();
+        let write = |stage: &Stage| {
+            let encoder = crate::blocks::Encoder::new(Vec::new(), crate::blocks::Codec::Xz(0), 1, crate::blocks::Cache::unshared()).unwrap();
+            let mut sums = Vec::new();
+            tar_stage(&mut tar::Builder::new(encoder), stage, &|_| false, 0, |p, s| sums.push((p.to_owned(), hex(&s)))).map(|()| sums)
+        };
+        assert_eq!(write(&stage).unwrap(), [("/usr/f".to_owned(), "827ccb0eea8a706c4c34a16891f84e7b".to_owned())]);
+        for changed in [&b"123456"[..], b"1234"] {
+            std::fs::write(&src, changed).unwrap();
+            let e = write(&stage).unwrap_err().to_string();
+            assert!(e.contains("changed size while the package was written"), "{e}");
+        }
     }
 }

@@ -45,6 +45,10 @@ pub struct Args {
     /// against upstream's own).
     #[arg(long)]
     pub startup_only: bool,
+    /// Only the rows of one writer (deb or rpm) against its reference tool:
+    /// no headline, repository or start-up rows.
+    #[arg(long, value_parser = ["deb", "rpm"])]
+    pub only: Option<String>,
 }
 
 const STARTUP_SCRIPT: &str = include_str!("../startup.sh");
@@ -103,10 +107,18 @@ pub fn run(args: &Args) -> Result<()> {
         let _ = fs::remove_dir_all(&out);
         fs::create_dir_all(&out)?;
         let cx = Cx { sh: &sh, m: &manifest, templates: &templates, opts: &opts, bench: &bench, runs: args.runs };
-        rows.push(deb_row(&cx, target, &deb_stage, &out)?);
-        save(&bench, &rows, &notes)?;
-        rows.push(rpm_row(&cx, target, &rpm_stage, &out)?);
-        save(&bench, &rows, &notes)?;
+        if args.only.as_deref() != Some("rpm") {
+            rows.push(deb_row(&cx, target, &deb_stage, &out)?);
+            save(&bench, &rows, &notes)?;
+        }
+        if args.only.as_deref() != Some("deb") {
+            rows.push(rpm_row(&cx, target, &rpm_stage, &out)?);
+            save(&bench, &rows, &notes)?;
+        }
+    }
+    if args.only.is_some() {
+        print!("{}", render(&rows, &notes));
+        return Ok(());
     }
     if !args.no_headline {
         rows.push(headline(&sh, &manifest, &templates, &bench, args.runs, &mut notes)?);
