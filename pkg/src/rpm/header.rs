@@ -303,10 +303,12 @@ impl Filler<'_, '_> {
 }
 
 /// Streams the `size` bytes of the file `src` into `out` through `buf`; returns
-/// their SHA-256.
+/// their SHA-256. A file of another size is an error (one byte more than
+/// `size` is read, so that one that grew is caught too; what was written to
+/// `out` is then abandoned with the artifact).
 fn copy_file(src: &Path, size: u64, out: &mut impl std::io::Write, buf: &mut [u8]) -> Result<[u8; 32], Error> {
     let mut sha = sha2::Sha256::new();
-    let mut file = std::fs::File::open(src).map_err(|e| Error::io(src, e))?.take(size);
+    let mut file = std::fs::File::open(src).map_err(|e| Error::io(src, e))?.take(size + 1);
     let mut n = 0u64;
     loop {
         let got = file.read(buf).map_err(|e| Error::io(src, e))?;
@@ -445,5 +447,25 @@ pub(super) fn rpm_error(path: &Path, e: ::rpm::Error) -> Error {
     match e {
         ::rpm::Error::Io(io) => Error::io(path, io),
         e => Error::encode(path.display().to_string(), e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_changed_size_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("f");
+        let mut buf = [0u8; 4];
+        std::fs::write(&src, b"12345").unwrap();
+        let mut out = Vec::new();
+        assert_eq!(copy_file(&src, 5, &mut out, &mut buf).unwrap(), <[u8; 32]>::from(sha2::Sha256::digest(b"12345")));
+        assert_eq!(out, b"12345");
+        for staged in [4, 6] {
+            let e = copy_file(&src, staged, &mut Vec::new(), &mut buf).unwrap_err().to_string();
+            assert!(e.contains("changed size while the package was written"), "{e}");
+        }
     }
 }
