@@ -81,6 +81,15 @@ impl Codec {
         }
     }
 
+    /// The piece's bytes as they are, in the format's stored form: xz's LZMA2
+    /// uncompressed chunks, deflate's stored blocks.
+    fn store(self, data: &[u8]) -> io::Result<Piece> {
+        match self {
+            Codec::Xz(level) => Ok(xz_stored_block(data, level)),
+            Codec::Gzip(_) => deflate_piece(data, 0),
+        }
+    }
+
     fn header(self) -> Vec<u8> {
         match self {
             Codec::Xz(_) => xz_stream_header().to_vec(),
@@ -280,6 +289,42 @@ fn xz_block(data: &[u8], level: u32) -> io::Result<Piece> {
     Ok(Piece { bytes, record: (unpadded, uncompressed) })
 }
 
+/// The dictionary size of an xz preset (xz(1)), as the one byte of LZMA2's
+/// filter properties.
+fn lzma2_dict_property(level: u32) -> u8 {
+    // 256 KiB, 1, 2, 4, 4, 8, 8, 16, 32 and 64 MiB: 2^(12 + n/2) for even n.
+    [12, 16, 18, 20, 20, 22, 22, 24, 26, 28][level.min(9) as usize]
+}
+
+/// One xz block that holds `data` as it is, in LZMA2 uncompressed chunks of at
+/// most 64 KiB (the first resets the dictionary): the layout LZMA2 gives data
+/// that does not compress, written without running the compressor over it. The
+/// block header names LZMA2 with the preset's dictionary, as liblzma's blocks do.
+fn xz_stored_block(data: &[u8], level: u32) -> Piece {
+    // Header: size, flags (one filter, no sizes), LZMA2's filter flags, padding, CRC-32.
+    let mut bytes = vec![3, 0, 0x21, 1, lzma2_dict_property(level), 0, 0, 0];
+    bytes[0] = (bytes.len() as u8 + 4) / 4 - 1;
+    bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+    bytes.reserve(data.len() + data.len() / 65536 * 3 + 16);
+    for (i, chunk) in data.chunks(1 << 16).enumerate() {
+        bytes.push(if i == 0 { 1 } else { 2 });
+        bytes.extend_from_slice(&((chunk.len() - 1) as u16).to_be_bytes());
+        bytes.extend_from_slice(chunk);
+    }
+    bytes.push(0);
+    let unpadded = bytes.len() as u64 + 8;
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
+    bytes.extend_from_slice(&crc64(data).to_le_bytes());
+    Piece { bytes, record: (unpadded, data.len() as u64) }
+}
+
+/// CRC-64 as xz checks it (ECMA-182, reflected; xz's file-format description).
+fn crc64(data: &[u8]) -> u64 {
+    static TABLE: OnceLock<[u64; 256]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| std::array::from_fn(|i| (0..8).fold(i as u64, |c, _| if c & 1 == 1 { (c >> 1) ^ 0xc96c_5795_d787_0f42 } else { c >> 1 })));
+    !data.iter().fold(!0u64, |c, &b| table[((c ^ u64::from(b)) & 0xff) as usize] ^ (c >> 8))
+}
+
 /// The index of the blocks and the stream footer.
 fn xz_index_and_footer(records: &[(u64, u64)]) -> Vec<u8> {
     let mut index = vec![0u8];
@@ -399,6 +444,8 @@ pub struct Encoder<W: Write> {
     threads: usize,
     cache: Cache,
     buf: Vec<u8>,
+    /// The piece being filled holds entries to store, not to compress.
+    stored: bool,
     pending: VecDeque<Pending>,
     /// Uncompressed bytes of the pieces given to the workers and not written yet.
     in_flight: usize,
@@ -418,6 +465,7 @@ impl<W: Write> Encoder<W> {
             threads: threads.max(1) as usize,
             cache,
             buf: Vec::with_capacity(MAX_PIECE),
+            stored: false,
             pending: VecDeque::new(),
             in_flight: 0,
             records: Vec::new(),
@@ -429,9 +477,23 @@ impl<W: Write> Encoder<W> {
     /// An archive entry named `path` starts here: a piece ends before it when the
     /// path says so (see the module's description).
     pub fn entry(&mut self, path: &str) -> io::Result<()> {
-        if !self.buf.is_empty() && path_hash(path).is_multiple_of(CUT_EVERY) {
+        if !self.buf.is_empty() && (self.stored || path_hash(path).is_multiple_of(CUT_EVERY)) {
             self.cut()?;
         }
+        self.stored = false;
+        Ok(())
+    }
+
+    /// An archive entry starts here whose bytes do not compress (see
+    /// [`crate::stage::compressed_format`]): it goes into a piece that is stored,
+    /// with the stored entries right before and after it, not compressed. The
+    /// piece ends where the first entry to compress starts (or after
+    /// [`MAX_PIECE`] bytes), so where it ends depends on the content too.
+    pub fn stored_entry(&mut self, _path: &str) -> io::Result<()> {
+        if !self.buf.is_empty() && !self.stored {
+            self.cut()?;
+        }
+        self.stored = true;
         Ok(())
     }
 
@@ -448,6 +510,7 @@ impl<W: Write> Encoder<W> {
             let key: [u8; 32] = {
                 let mut h = sha2::Sha256::new();
                 h.update(self.codec.id());
+                h.update([u8::from(self.stored)]);
                 h.update(&data);
                 h.finalize().into()
             };
@@ -462,13 +525,13 @@ impl<W: Write> Encoder<W> {
             None => {
                 // The job holds the counts, not the cache: the pool must not be
                 // dropped, and wait for itself, on one of its own threads.
-                let (codec, counts, len) = (self.codec, Arc::clone(&self.cache.inner.counts), data.len());
+                let (codec, stored, counts, len) = (self.codec, self.stored, Arc::clone(&self.cache.inner.counts), data.len());
                 let (tx, rx) = mpsc::sync_channel(1);
                 self.cache.pool(self.threads).run(Box::new(move || {
                     let mut compressed = false;
                     let mut compress = || {
                         compressed = true;
-                        codec.compress(&data).map(Arc::new).map_err(|e| e.to_string())
+                        if stored { codec.store(&data) } else { codec.compress(&data) }.map(Arc::new).map_err(|e| e.to_string())
                     };
                     // Whoever comes first compresses; the others wait for its result.
                     let done = match &slot {
@@ -583,7 +646,11 @@ mod tests {
     fn encode(codec: Codec, entries: &[(String, Vec<u8>)], threads: u32, cache: &Cache) -> Vec<u8> {
         let mut w = Encoder::new(Vec::new(), codec, threads, cache.clone()).unwrap();
         for (path, bytes) in entries {
-            w.entry(path).unwrap();
+            if crate::stage::compressed_format(path) {
+                w.stored_entry(path).unwrap();
+            } else {
+                w.entry(path).unwrap();
+            }
             w.write_all(bytes).unwrap();
         }
         w.finish().unwrap()
@@ -606,6 +673,40 @@ mod tests {
             assert_eq!(decode(codec, &encode(codec, &big, 2, &Cache::new())), big[0].1, "{codec:?}");
         }
         assert!(Encoder::new(Vec::new(), Codec::Gzip(0), 1, Cache::new()).is_err());
+    }
+
+    #[test]
+    fn stored_entries_are_read_back_and_not_compressed() {
+        // Stored entries alone, first, last, between others, and a stretch of
+        // them longer than a piece.
+        let text = |i: u64| (format!("/usr/lib/f{i}.js"), data(i, 30_000));
+        let image = |i: u64, len: usize| (format!("/usr/lib/i{i}.png"), data(i + 100, len));
+        let shapes: Vec<Vec<(String, Vec<u8>)>> = vec![
+            vec![image(1, 70_000)],
+            vec![image(1, 1), text(2), text(3)],
+            vec![text(1), image(2, 65_536), image(3, 65_537), text(4), image(5, 10)],
+            vec![text(1), image(2, MAX_PIECE + 70_000), text(3)],
+        ];
+        for codec in CODECS {
+            for entries in &shapes {
+                let whole: Vec<u8> = entries.iter().flat_map(|(_, b)| b.clone()).collect();
+                let out = encode(codec, entries, 2, &Cache::new());
+                assert_eq!(decode(codec, &out), whole, "{codec:?}");
+            }
+        }
+        // The stored stretch takes its own bytes and a few more: the compressed
+        // entries around it are as small as alone, the stored one barely grows.
+        let (a, b) = (text(1), text(3));
+        let img = image(2, 1 << 20);
+        for codec in CODECS {
+            let around = encode(codec, &[a.clone(), b.clone()], 1, &Cache::new()).len();
+            let with = encode(codec, &[a.clone(), img.clone(), b.clone()], 1, &Cache::new()).len();
+            let grown = with - around;
+            assert!((img.1.len()..img.1.len() + img.1.len() / 500 + 200).contains(&grown), "{codec:?}: {grown} bytes for a stored MiB");
+        }
+        // xz's check of a stored block: CRC-64 as xz computes it.
+        assert_eq!(crc64(b"123456789"), 0x995d_c9bb_df19_39fa);
+        assert_eq!(crc64(b""), 0);
         assert!(Encoder::new(Vec::new(), Codec::Xz(10), 1, Cache::new()).is_err());
     }
 
@@ -617,6 +718,10 @@ mod tests {
         // An architecture's own entries, early and at the end.
         amd64.insert(100, ("/usr/lib/app/x64.node".to_owned(), data(1, 300_000)));
         arm64.insert(100, ("/usr/lib/app/arm64.node".to_owned(), data(2, 500_000)));
+        // Stored entries in the shared stretch.
+        for c in [&mut amd64, &mut arm64] {
+            c.insert(2000, ("/usr/lib/app/logo.png".to_owned(), data(9, 200_000)));
+        }
         amd64.push(("/usr/lib/node".to_owned(), data(3, 1_000_000)));
         arm64.push(("/usr/lib/node".to_owned(), data(4, 900_000)));
         let arm64_len: usize = arm64.iter().map(|(_, b)| b.len()).sum();

@@ -98,7 +98,8 @@ pub(crate) fn tar_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: 
 
 /// Streams every entry of the stage into a tar archive, paths as `./usr/...`, owned
 /// by root, in [`Stage::iter_packed`]'s order (the entries `own` names last), telling the encoder
-/// where each entry starts. Calls `digest(path, md5)` for every regular file,
+/// where each entry starts, and which to store rather than compress (a
+/// [`crate::stage::compressed_format`]). Calls `digest(path, md5)` for every regular file,
 /// in the same order, once all are written. A file is read whole, then written
 /// and handed to [`Md5Lanes`], which hashes sixteen at a time.
 pub(crate) fn tar_stage<W: Write>(
@@ -113,7 +114,9 @@ pub(crate) fn tar_stage<W: Write>(
     let mut md5 = Md5Lanes::new();
     let mut files = Vec::new();
     for (path, entry) in stage.iter_packed(own) {
-        tar.get_mut().entry(path).map_err(|e| Error::io(Path::new(path), e))?;
+        let encoder = tar.get_mut();
+        if matches!(entry.kind, Kind::File(_)) && crate::stage::compressed_format(path) { encoder.stored_entry(path) } else { encoder.entry(path) }
+            .map_err(|e| Error::io(Path::new(path), e))?;
         let name = format!(".{path}");
         match &entry.kind {
             Kind::Dir => {
