@@ -302,7 +302,8 @@ fn lzma2_dict_property(level: u32) -> u8 {
 /// block header names LZMA2 with the preset's dictionary, as liblzma's blocks do.
 fn xz_stored_block(data: &[u8], level: u32) -> Piece {
     // Header: size, flags (one filter, no sizes), LZMA2's filter flags, padding, CRC-32.
-    let mut bytes = vec![3, 0, 0x21, 1, lzma2_dict_property(level), 0, 0, 0];
+    let mut bytes = vec![0, 0, 0x21, 1, lzma2_dict_property(level), 0, 0, 0];
+    // Its size, CRC-32 included, in units of 4 bytes, less one.
     bytes[0] = (bytes.len() as u8 + 4) / 4 - 1;
     bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
     bytes.reserve(data.len() + data.len() / 65536 * 3 + 16);
@@ -489,7 +490,7 @@ impl<W: Write> Encoder<W> {
     /// with the stored entries right before and after it, not compressed. The
     /// piece ends where the first entry to compress starts (or after
     /// [`MAX_PIECE`] bytes), so where it ends depends on the content too.
-    pub fn stored_entry(&mut self, _path: &str) -> io::Result<()> {
+    pub fn stored_entry(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() && !self.stored {
             self.cut()?;
         }
@@ -647,7 +648,7 @@ mod tests {
         let mut w = Encoder::new(Vec::new(), codec, threads, cache.clone()).unwrap();
         for (path, bytes) in entries {
             if crate::stage::compressed_format(path) {
-                w.stored_entry(path).unwrap();
+                w.stored_entry().unwrap();
             } else {
                 w.entry(path).unwrap();
             }

@@ -115,7 +115,7 @@ pub(crate) fn tar_stage<W: Write>(
     let mut files = Vec::new();
     for (path, entry) in stage.iter_packed(own) {
         let encoder = tar.get_mut();
-        if matches!(entry.kind, Kind::File(_)) && crate::stage::compressed_format(path) { encoder.stored_entry(path) } else { encoder.entry(path) }
+        if matches!(entry.kind, Kind::File(_)) && crate::stage::compressed_format(path) { encoder.stored_entry() } else { encoder.entry(path) }
             .map_err(|e| Error::io(Path::new(path), e))?;
         let name = format!(".{path}");
         match &entry.kind {
