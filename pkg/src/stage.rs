@@ -297,7 +297,6 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-/// What is after a path's last `/`.
 /// Whether a file's name says that its bytes are compressed already (images,
 /// fonts, archives): xz gains about 2 % on them, at a quarter of its speed on
 /// the rest of the tree (the gateway's 7 MB of PNG and JPEG images took as long
@@ -310,6 +309,7 @@ pub fn compressed_format(path: &str) -> bool {
     file_name(path).rsplit_once('.').is_some_and(|(_, ext)| EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e)))
 }
 
+/// What is after a path's last `/`.
 pub(crate) fn file_name(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(_, name)| name)
 }
