@@ -707,7 +707,7 @@ mod tests {
             ("version = \"2026.1.24-3\"", "version = \"latest\"", "package.version"),
             ("revision = 1", "revision = 0", "package.revision"),
             ("port = 18789", "port = 0", "service.port"),
-            ("median_s = 3.0", "median_s = 0.0", "service.startup.median_s"),
+            ("median_s = 3.5", "median_s = 0.0", "service.startup.median_s"),
             ("max_s = 5.0", "max_s = 2.5", "service.startup.max_s"),
             ("max_s = 5.0", "max_s = 500.0", "service.startup.max_s"),
             ("state_dir = \"/var/lib/clawdbot\"", "state_dir = \"/var/lib/../../etc\"", "linux.state_dir"),
