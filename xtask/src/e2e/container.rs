@@ -86,6 +86,9 @@ pub(super) fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packag
     }
     let manifest = pkg::Manifest::load(&crate::root().join("clawdbot.toml"))?;
     fs::write(dir.join("tests/contract.sh"), contract_sh(&manifest))?;
+    // upstream.env and upstream.json: upstream's own per-user start of the same
+    // app, the reference [service.startup] is measured against.
+    crate::warm::write_contract(&dir.join("tests"), "upstream", &upstream_runtime(&manifest), &["JITI_TRY_NATIVE"], false, "e2e-upstream")?;
     // /e2e/pkg/current and /e2e/pkg/next: the .deb and, for an rpm scenario, the .rpm;
     // /e2e/pkg/bare: the .deb without the transpile cache, for a scenario that asks.
     let mut files = vec![("current", &pkgs.deb), ("next", &pkgs.upgrade_deb)];
@@ -150,6 +153,25 @@ pub(super) fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packag
     Ok(outcome)
 }
 
+/// The person whose per-user gateway is the start-up reference, and its port.
+const UPSTREAM_USER: &str = "reference";
+
+/// Upstream's per-user service of the installed app and node, as
+/// [`UPSTREAM_USER`]: its state in the home directory, its caches, on the port
+/// next to the service's (both run at once).
+pub(super) fn upstream_runtime(m: &pkg::Manifest) -> pkg::gateway::Runtime {
+    let p = pkg::linux::Paths::new(m);
+    let home = format!("/home/{UPSTREAM_USER}");
+    let node_dir = Path::new(&p.node).parent().map_or("/usr/bin".into(), |d| d.display().to_string());
+    pkg::gateway::Runtime {
+        state_dir: format!("{home}/.clawdbot"),
+        cache_dir: format!("{home}/.cache/clawdbot"),
+        port: m.service.port.checked_add(1).unwrap_or(m.service.port - 1),
+        shell: m.service.shell.clone(),
+        path: format!("{node_dir}:/usr/bin:/bin"),
+    }
+}
+
 /// `/e2e/tests/contract.sh`, sourced by lib.sh: what the package installs where,
 /// from the manifest, so that the checks follow a change of any of them.
 pub(super) fn contract_sh(m: &pkg::Manifest) -> String {
@@ -172,7 +194,9 @@ pub(super) fn contract_sh(m: &pkg::Manifest) -> String {
         out.push_str(&format!("{name}='{value}'\n"));
     }
     let startup = m.service.startup;
-    out.push_str(&format!("STARTUP_MEDIAN_S={}\nSTARTUP_MAX_S={}\n", startup.median_s, startup.max_s));
+    out.push_str(&format!("STARTUP_MEDIAN_RATIO={}\nSTARTUP_MAX_RATIO={}\n", startup.median_ratio, startup.max_ratio));
+    let up = upstream_runtime(m);
+    out.push_str(&format!("UPSTREAM_USER='{UPSTREAM_USER}'\nUPSTREAM_STATE_DIR='{}'\nUPSTREAM_PORT={}\n", up.state_dir, up.port));
     out
 }
 

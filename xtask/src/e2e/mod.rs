@@ -292,12 +292,32 @@ mod tests {
         let m = pkg::Manifest::parse(&text, Path::new("clawdbot.toml")).unwrap();
         let sh = contract_sh(&m);
         assert!(sh.contains("\nSTATE_DIR='/var/lib/other'\n") && sh.contains("\nPORT='18789'\n"), "{sh}");
-        let out = Command::new("sh").arg("-c").arg(format!("{sh}\necho \"$PKG $UNIT $SVC_USER $CACHE_DIR $CONFIG_DIR $NODE $ENTRY $SEED\"")).output().unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{sh}\necho \"$PKG $UNIT $SVC_USER $CACHE_DIR $CONFIG_DIR $NODE $ENTRY $SEED\"\n\
+                 echo \"$STARTUP_MEDIAN_RATIO $STARTUP_MAX_RATIO $UPSTREAM_USER $UPSTREAM_STATE_DIR $UPSTREAM_PORT\""
+            ))
+            .output()
+            .unwrap();
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
             "clawdbot clawdbot-gateway.service clawdbot /var/cache/clawdbot /etc/clawdbot /usr/lib/clawdbot/node/bin/node \
-             /usr/lib/clawdbot/app/node_modules/clawdbot/dist/entry.js /usr/lib/clawdbot/cache/jiti\n"
+             /usr/lib/clawdbot/app/node_modules/clawdbot/dist/entry.js /usr/lib/clawdbot/cache/jiti\n\
+             0.85 1.3 reference /home/reference/.clawdbot 18790\n"
         );
+    }
+
+    #[test]
+    fn the_start_up_reference_is_upstream_s_environment() {
+        let m = pkg::Manifest::parse(include_str!("../../../clawdbot.toml"), Path::new("clawdbot.toml")).unwrap();
+        let dir = crate::files::tempdir("e2e-upstream").unwrap();
+        crate::warm::write_contract(&dir, "upstream", &upstream_runtime(&m), &["JITI_TRY_NATIVE"], false, "t").unwrap();
+        let env = fs::read_to_string(dir.join("upstream.env")).unwrap();
+        let config = fs::read_to_string(dir.join("upstream.json")).unwrap();
+        assert!(!env.contains("JITI_TRY_NATIVE") && env.contains("HOME=/home/reference/.clawdbot\n"), "{env}");
+        assert!(env.contains("CLAWDBOT_GATEWAY_PORT=18790\n") && env.contains("PATH=/usr/lib/clawdbot/node/bin:/usr/bin:/bin\n"), "{env}");
+        assert!(config.contains("\"port\": 18790,") && config.contains("\"token\": \"t\""), "{config}");
     }
 
     #[test]
