@@ -216,7 +216,7 @@ pub fn stage(m: &Manifest, flavor: Flavor, payload: &Payload, templates: &Templa
     s.add_disk_file(&p.node, &payload.node.join("bin/node"), 0o755)?;
     s.add_disk_file(&p.node_license, &payload.node.join("LICENSE"), 0o644)?;
     s.add_tree(&p.app, &payload.app)?;
-    s.prune(&p.app, &m.payload.prune);
+    s.prune(&p.app, &m.payload.prune)?;
     match s.get(&p.entry) {
         Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
         _ => return Err(Error::input(&payload.app, format!("the payload has no gateway entry point {}", m.payload.entry))),

@@ -96,6 +96,11 @@ pub struct Prune {
     /// Directory names (`test`), removed with their contents wherever they occur.
     #[serde(default)]
     pub dirs: Vec<String>,
+    /// Paths relative to the app directory, removed with everything below them
+    /// even inside a kept tree: copies that nothing loads. Each must be in the
+    /// payload (a rule that no longer matches stops the build).
+    #[serde(default)]
+    pub remove: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -373,7 +378,7 @@ impl Payload {
 }
 
 impl Prune {
-    /// Checks `[payload.prune]`: plain names in the lists, clean relative paths in `keep`.
+    /// Checks `[payload.prune]`: plain names in the lists, clean relative paths in `keep` and `remove`.
     fn validate(&self) -> Result<(), (String, String)> {
         for (list, items) in [("names", &self.names), ("suffixes", &self.suffixes), ("dirs", &self.dirs)] {
             for (i, name) in items.iter().enumerate() {
@@ -385,8 +390,10 @@ impl Prune {
                 )?;
             }
         }
-        for (i, path) in self.keep.iter().enumerate() {
-            check(&format!("payload.prune.keep[{i}]"), path, is_relative_clean, "must be a relative path without '..'")?;
+        for (list, paths) in [("keep", &self.keep), ("remove", &self.remove)] {
+            for (i, path) in paths.iter().enumerate() {
+                check(&format!("payload.prune.{list}[{i}]"), path, is_relative_clean, "must be a relative path without '..'")?;
+            }
         }
         Ok(())
     }
@@ -722,6 +729,7 @@ mod tests {
             ("files_max = 8192", "files_max = 10", "linux.limits.files_max"),
             ("priority = \"optional\"", "priority = \"urgent\"", "deb.priority"),
             ("entry = \"node_modules/clawdbot/dist/entry.js\"", "entry = \"../x.js\"", "payload.entry"),
+            ("  \"node_modules/clawdbot/extensions/memory-lancedb/node_modules/.ignored\",", "  \"node_modules/../../etc\",", "payload.prune.remove[0]"),
             ("[payload.node.targets.linux-x64]", "[payload.node.targets.linux-s390x]", "payload.node.targets.linux-s390x"),
             ("integrity = \"sha512-qHnz", "integrity = \"sha1-qHnz", "payload.node.targets.linux-x64.integrity"),
             ("maintainer = \"Clawdbot system packages <packages@clawdbot.dev>\"", "maintainer = \"nobody\"", "package.maintainer"),

@@ -228,12 +228,21 @@ impl Stage {
         self.insert(path, Entry { kind: Kind::Symlink(target.to_owned()), mode: 0o777, size: target.len() as u64, config: false })
     }
 
-    /// Applies the manifest's prune rules below `root`; returns (entries, bytes) removed.
-    pub fn prune(&mut self, root: &str, rules: &crate::manifest::Prune) -> (usize, u64) {
+    /// Applies the manifest's prune rules below `root`; returns (entries, bytes)
+    /// removed. A `remove` path that is not staged is an error, before anything
+    /// is removed.
+    pub fn prune(&mut self, root: &str, rules: &crate::manifest::Prune) -> Result<(usize, u64), Error> {
         let keep: Vec<(String, String)> = rules.keep.iter().map(|k| (format!("{root}/{k}"), format!("{root}/{k}/"))).collect();
+        let remove: Vec<(String, String)> = rules.remove.iter().map(|r| (format!("{root}/{r}"), format!("{root}/{r}/"))).collect();
+        if let Some((path, _)) = remove.iter().find(|(r, _)| !self.entries.contains_key(r)) {
+            return Err(Error::layout(path, "is not in the payload: the rule [payload.prune] remove names it, and no longer applies"));
+        }
         let prefix = format!("{root}/");
         let (before, bytes_before) = (self.entries.len(), self.file_bytes());
         self.entries.retain(|path, entry| {
+            if remove.iter().any(|(r, below)| path == r || path.starts_with(below.as_str())) {
+                return false;
+            }
             let Some(rel) = path.strip_prefix(&prefix) else { return true };
             if keep.iter().any(|(k, below)| path == k || path.starts_with(below.as_str())) {
                 return true;
@@ -249,7 +258,7 @@ impl Stage {
                 _ => !(rules.names.iter().any(|x| x == name) || rules.suffixes.iter().any(|x| name.ends_with(x.as_str()))),
             }
         });
-        (before - self.entries.len(), bytes_before - self.file_bytes())
+        Ok((before - self.entries.len(), bytes_before - self.file_bytes()))
     }
 
     fn insert(&mut self, path: &str, entry: Entry) -> Result<(), Error> {
@@ -465,6 +474,8 @@ mod tests {
             "/a/node_modules/x/test/t.js",
             "/a/node_modules/gw/skills/s/SKILL.md",
             "/a/node_modules/gw/test/fixture.js",
+            "/a/node_modules/gw/node_modules/.ignored/y/index.js",
+            "/a/node_modules/gw/node_modules/.bin/.ignored_y",
             "/other/test/kept.js",
         ] {
             s.add_bytes(p, "12345", 0o644).unwrap();
@@ -474,8 +485,13 @@ mod tests {
             names: vec![".npmignore".into()],
             suffixes: vec![".map".into(), ".d.ts".into(), ".md".into()],
             dirs: vec!["test".into()],
+            remove: vec!["node_modules/gw/node_modules/.ignored".into(), "node_modules/gw/node_modules/.bin/.ignored_y".into()],
         };
-        let (n, bytes) = s.prune("/a", &rules);
+        let mut stale = rules.clone();
+        stale.remove.push("node_modules/gw/node_modules/.ignored_z".into());
+        let e = s.clone().prune("/a", &stale).unwrap_err().to_string();
+        assert!(e.contains("/a/node_modules/gw/node_modules/.ignored_z: is not in the payload"), "{e}");
+        let (n, bytes) = s.prune("/a", &rules).unwrap();
         let files: Vec<&str> = s.iter().filter(|(_, e)| matches!(e.kind, Kind::File(_))).map(|(p, _)| p).collect();
         assert_eq!(
             files,
@@ -487,7 +503,8 @@ mod tests {
                 "/other/test/kept.js"
             ]
         );
-        assert_eq!((n, bytes), (6, 25));
+        // The two directories of .ignored/y count as entries too.
+        assert_eq!((n, bytes), (10, 35));
     }
 
     #[test]

@@ -20,8 +20,8 @@ fn manifest() -> Manifest {
     Manifest::load(&root().join("clawdbot.toml")).unwrap()
 }
 
-/// A payload with the gateway's entry point, a CLI link, a pruned file and a
-/// real ELF binary standing in for node.
+/// A payload with the gateway's entry point, a CLI link, a pruned file, the
+/// copies `[payload.prune] remove` names and a real ELF binary standing in for node.
 const JITI_ENTRY: &str = "dist-entry.1ade027e.cjs";
 
 fn fixture(dir: &Path) -> Payload {
@@ -35,6 +35,7 @@ fn fixture(dir: &Path) -> Payload {
     fs::write(app.join("node_modules/clawdbot/package.json"), r#"{"name":"clawdbot","version":"2026.1.24-3","license":"MIT"}"#).unwrap();
     fs::write(app.join("node_modules/clawdbot/LICENSE"), "MIT\n").unwrap();
     symlink("../clawdbot/dist/entry.js", app.join("node_modules/.bin/clawdbot")).unwrap();
+    common::set_aside_copies(&app);
     let node = dir.join("node");
     fs::create_dir_all(node.join("bin")).unwrap();
     fs::copy("/usr/bin/true", node.join("bin/node")).unwrap();
@@ -106,6 +107,7 @@ fn dpkg_deb_reads_back_every_file_with_owner_and_mode() {
     }
     assert!(entries.iter().all(|e| e.1 == "root/root"));
     assert!(!listing.contains(".npmignore"), "pruned file shipped");
+    assert!(!listing.contains(".ignored"), "a removed copy shipped: {listing}");
     assert!(!listing.contains("var/lib"), "state dir must not be shipped");
 
     // The bundled npm packages' licences are collected into the copyright file.

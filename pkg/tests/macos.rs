@@ -84,6 +84,7 @@ fn fixture(dir: &Path, target: Target, extra: usize) -> Payload {
     fs::write(app.join("node_modules/clawdbot/dist/entry.js"), "#!/usr/bin/env node\nconsole.log('gateway')\n").unwrap();
     fs::set_permissions(app.join("node_modules/clawdbot/dist/entry.js"), fs::Permissions::from_mode(0o755)).unwrap();
     symlink("../clawdbot/dist/entry.js", app.join("node_modules/.bin/clawdbot")).unwrap();
+    common::set_aside_copies(&app);
     fs::write(app.join("node_modules/tool/bin/tool"), macho(cpu(target))).unwrap();
     fs::set_permissions(app.join("node_modules/tool/bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
     for i in 0..extra {

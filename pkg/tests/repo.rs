@@ -27,6 +27,7 @@ fn payload(dir: &Path, entry: &str) -> Payload {
     fs::create_dir_all(app.join("node_modules/clawdbot/dist")).unwrap();
     fs::write(app.join("node_modules/clawdbot/dist/entry.js"), entry).unwrap();
     fs::write(app.join("node_modules/clawdbot/package.json"), r#"{"name":"clawdbot","version":"2026.1.24-3","license":"MIT"}"#).unwrap();
+    common::set_aside_copies(&app);
     let node = dir.join("node");
     fs::create_dir_all(node.join("bin")).unwrap();
     fs::copy("/usr/bin/true", node.join("bin/node")).unwrap();

@@ -71,6 +71,7 @@ fn fixture() -> Fixture {
     fs::write(app.join("node_modules/clawdbot/package.json"), r#"{"name":"clawdbot","version":"2026.1.24-3","license":"MIT"}"#).unwrap();
     fs::write(app.join("node_modules/clawdbot/LICENSE.md"), "MIT\n").unwrap();
     symlink("../clawdbot/dist/entry.js", app.join("node_modules/.bin/clawdbot")).unwrap();
+    common::set_aside_copies(&app);
     fs::copy("/usr/bin/true", node.join("bin/node")).unwrap();
     fs::write(node.join("LICENSE"), "Node.js is licensed for use as follows: MIT\n").unwrap();
     let out = dir.path().join("out");

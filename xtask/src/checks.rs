@@ -97,7 +97,11 @@ pub fn deb_contents(sh: &Shell, deb: &Path, target: Target) -> Result<()> {
     for forbidden in [&l.state_dir, &l.cache_dir] {
         ensure!(!files.contains_key(forbidden.as_str()), "{forbidden} is shipped; it must be created at install time for the service user");
     }
-    let pruned: Vec<&String> = files.keys().filter(|p| m.payload.prune.names.iter().any(|n| p.ends_with(&format!("/{n}")))).collect();
+    let removed: Vec<String> = m.payload.prune.remove.iter().map(|r| format!("{}/app/{r}", l.prefix)).collect();
+    let pruned: Vec<&String> = files
+        .keys()
+        .filter(|p| m.payload.prune.names.iter().any(|n| p.ends_with(&format!("/{n}"))) || removed.iter().any(|r| p.starts_with(r.as_str())))
+        .collect();
     ensure!(pruned.is_empty(), "pruned files are still shipped: {pruned:?}");
 
     let control = tempdir("control")?;

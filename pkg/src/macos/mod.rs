@@ -263,7 +263,7 @@ pub fn stage(m: &Manifest, payload: &Payload, templates: &Templates) -> Result<S
         Some(e) if matches!(e.kind, crate::stage::Kind::File(_)) => {}
         _ => return Err(Error::input(&payload.app, format!("the payload has no gateway entry point {}", m.payload.entry))),
     }
-    s.prune(&p.app, &m.payload.prune);
+    s.prune(&p.app, &m.payload.prune)?;
     s.add_bytes(&p.cli, render("launchd/clawdbot.sh")?, 0o755)?;
     s.add_bytes(&p.uninstall, render("launchd/uninstall.sh")?, 0o755)?;
     s.add_bytes(&p.words, render(WORDS_TEMPLATE)?, 0o644)?;

@@ -63,3 +63,15 @@ fn skip(why: &str) -> bool {
     let _ = writeln!(std::io::stderr(), "{line}");
     false
 }
+
+/// Makes below a fixture's app directory every path that `[payload.prune]
+/// remove` in clawdbot.toml names (a directory holding a package.json), as the
+/// real payload holds them: the build stops when one is missing.
+pub fn set_aside_copies(app: &Path) {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("clawdbot.toml");
+    for path in pkg::Manifest::load(&manifest).unwrap().payload.prune.remove {
+        let dir = app.join(path);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("package.json"), "{\"name\":\"set-aside\"}\n").unwrap();
+    }
+}
