@@ -276,7 +276,8 @@ upstream_start() {
         if ! kill -0 "$_pid" 2> /dev/null || [ "$(date +%s)" -ge "$_end" ]; then
             echo "upstream's gateway gave no HTTP 200 on port $UPSTREAM_PORT; its output:"
             tail -n 20 "$OUT/upstream.log"
-            kill "$_pid" 2> /dev/null
+            pkill -KILL -u "$UPSTREAM_USER"
+            wait "$_pid"
             return 1
         fi
         sleep 0.1

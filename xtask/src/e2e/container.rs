@@ -153,7 +153,7 @@ pub(super) fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packag
     Ok(outcome)
 }
 
-/// The person whose per-user gateway is the start-up reference, and its port.
+/// The person whose per-user gateway is the start-up reference.
 const UPSTREAM_USER: &str = "reference";
 
 /// Upstream's per-user service of the installed app and node, as
