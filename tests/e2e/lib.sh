@@ -82,6 +82,11 @@ seconds_since() {
     awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
 }
 
+# seconds_between FROM_MS TO_MS: to the hundredth.
+seconds_between() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1000 }'
+}
+
 metric() {
     say "# $1 = $2"
     printf '%s=%s\n' "$1" "$2" >> "$OUT/metrics"
@@ -198,8 +203,9 @@ new_main_pid() {
     [ -n "$_pid" ] && [ "$_pid" != 0 ] && [ "$_pid" != "$1" ] && is_active
 }
 
+# http_code [URL]: the HTTP status of URL (default: the service's $URL).
 http_code() {
-    curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL"
+    curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${1:-$URL}"
 }
 
 http_ok() {
@@ -227,7 +233,7 @@ start_to_http() {
     done
     _at=$(now_ms)
     _from=$(unit_started_ms) || return 1
-    _secs=$(awk -v a="$_from" -v b="$_at" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
+    _secs=$(seconds_between "$_from" "$_at")
     echo "$_secs" >> "$STARTS"
     echo "HTTP 200 $_secs s after the unit started"
     if [ "$#" -gt 0 ]; then
@@ -259,8 +265,9 @@ UPSTREAM_STARTS=$OUT/upstream-starts
 upstream_ready() {
     getent passwd "$UPSTREAM_USER" > /dev/null || add_person "$UPSTREAM_USER" || return 1
     [ -f "$UPSTREAM_STATE_DIR/clawdbot.json" ] && return 0
-    install -d -m 0700 -o "$UPSTREAM_USER" -g "$UPSTREAM_USER" "$UPSTREAM_STATE_DIR" &&
-        install -m 0600 -o "$UPSTREAM_USER" -g "$UPSTREAM_USER" "$E2E/tests/upstream.json" "$UPSTREAM_STATE_DIR/clawdbot.json"
+    # Written by the person itself from root's copy on stdin: root writes nothing in its home.
+    # shellcheck disable=SC2016 # expanded by the person's shell
+    runuser -u "$UPSTREAM_USER" -- sh -c 'umask 077 && mkdir -p "$1" && cat > "$1/clawdbot.json"' sh "$UPSTREAM_STATE_DIR" < "$E2E/tests/upstream.json"
 }
 
 # upstream_start [timed]: one start of upstream's gateway to HTTP 200 on its
@@ -272,7 +279,7 @@ upstream_start() {
     runuser -u "$UPSTREAM_USER" -- env -i $(cat "$E2E/tests/upstream.env") sh -c 'cd && exec "$@"' sh "$NODE" "$ENTRY" gateway > "$OUT/upstream.log" 2>&1 &
     _pid=$!
     _end=$(($(date +%s) + HTTP_LIMIT))
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$UPSTREAM_PORT/")" = 200 ]; do
+    until [ "$(http_code "http://127.0.0.1:$UPSTREAM_PORT/")" = 200 ]; do
         if ! kill -0 "$_pid" 2> /dev/null || [ "$(date +%s)" -ge "$_end" ]; then
             echo "upstream's gateway gave no HTTP 200 on port $UPSTREAM_PORT; its output:"
             tail -n 20 "$OUT/upstream.log"
@@ -282,7 +289,7 @@ upstream_start() {
         fi
         sleep 0.1
     done
-    _secs=$(awk -v a="$_t0" -v b="$(now_ms)" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
+    _secs=$(seconds_between "$_t0" "$(now_ms)")
     kill "$_pid"
     wait "$_pid"
     pkill -u "$UPSTREAM_USER" 2> /dev/null

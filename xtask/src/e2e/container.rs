@@ -156,19 +156,17 @@ pub(super) fn run_scenario(tree: &Tree, s: &Scenario, work: &Path, pkgs: &Packag
 /// The person whose per-user gateway is the start-up reference.
 const UPSTREAM_USER: &str = "reference";
 
-/// Upstream's per-user service of the installed app and node, as
-/// [`UPSTREAM_USER`]: its state in the home directory, its caches, on the port
-/// next to the service's (both run at once).
+/// The packages' runtime contract (`pkg::linux::runtime`) for upstream's
+/// per-user service of the installed app and node, as [`UPSTREAM_USER`]: its
+/// state in the home directory, its caches, on the port next to the service's
+/// (both run at once).
 pub(super) fn upstream_runtime(m: &pkg::Manifest) -> pkg::gateway::Runtime {
-    let p = pkg::linux::Paths::new(m);
     let home = format!("/home/{UPSTREAM_USER}");
-    let node_dir = Path::new(&p.node).parent().map_or("/usr/bin".into(), |d| d.display().to_string());
     pkg::gateway::Runtime {
         state_dir: format!("{home}/.clawdbot"),
         cache_dir: format!("{home}/.cache/clawdbot"),
         port: m.service.port.checked_add(1).unwrap_or(m.service.port - 1),
-        shell: m.service.shell.clone(),
-        path: format!("{node_dir}:/usr/bin:/bin"),
+        ..pkg::linux::runtime(m)
     }
 }
 
