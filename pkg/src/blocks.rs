@@ -90,6 +90,23 @@ impl Codec {
         }
     }
 
+    /// A piece of x86 machine code: xz puts its BCJ filter before LZMA2 (as
+    /// `xz --x86` does); deflate has no such filter and compresses it as any piece.
+    fn compress_x86(self, data: &[u8]) -> io::Result<Piece> {
+        match self {
+            Codec::Xz(level) => xz_block_x86(data, level),
+            Codec::Gzip(level) => deflate_piece(data, level),
+        }
+    }
+
+    fn encode(self, content: Content, data: &[u8]) -> io::Result<Piece> {
+        match content {
+            Content::Plain => self.compress(data),
+            Content::Stored => self.store(data),
+            Content::X86 => self.compress_x86(data),
+        }
+    }
+
     fn header(self) -> Vec<u8> {
         match self {
             Codec::Xz(_) => xz_stream_header().to_vec(),
@@ -262,6 +279,22 @@ fn xz_stream_header() -> [u8; 12] {
 /// block is kept and the stream's own header, index and footer are dropped.
 fn xz_block(data: &[u8], level: u32) -> io::Result<Piece> {
     let stream = liblzma::stream::Stream::new_easy_encoder(level, liblzma::stream::Check::Crc64).map_err(io::Error::other)?;
+    xz_block_from(stream, data)
+}
+
+/// [`xz_block`] with the x86 BCJ filter before LZMA2 at the same preset: the
+/// filter turns the relative addresses of calls and jumps into absolute ones, so
+/// that calls to the same function repeat. Every liblzma reads it (the filter is
+/// as old as the format; the ARM64 one is not, so only x86 code gets a filter).
+fn xz_block_x86(data: &[u8], level: u32) -> io::Result<Piece> {
+    let lzma2 = liblzma::stream::LzmaOptions::new_preset(level).map_err(io::Error::other)?;
+    let mut filters = liblzma::stream::Filters::new();
+    filters.x86().lzma2(&lzma2);
+    let stream = liblzma::stream::Stream::new_stream_encoder(&filters, liblzma::stream::Check::Crc64).map_err(io::Error::other)?;
+    xz_block_from(stream, data)
+}
+
+fn xz_block_from(stream: liblzma::stream::Stream, data: &[u8]) -> io::Result<Piece> {
     let mut xz = liblzma::write::XzEncoder::new_stream(Vec::with_capacity(data.len() / 3), stream);
     xz.write_all(data)?;
     let whole = xz.finish()?;
@@ -389,6 +422,17 @@ fn deflate_piece(data: &[u8], level: u32) -> io::Result<Piece> {
     Ok(Piece { record: (0, data.len() as u64), bytes: out })
 }
 
+/// What the entries of a piece are, and so how it is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// Compressed with the codec's settings.
+    Plain,
+    /// Stored: their format is compressed already (see [`Encoder::stored_entry`]).
+    Stored,
+    /// x86 or x86-64 machine code (see [`Encoder::x86_entry`]).
+    X86,
+}
+
 enum Pending {
     Running(Receiver<io::Result<Arc<Piece>>>, usize),
     Done(Arc<Piece>),
@@ -445,8 +489,8 @@ pub struct Encoder<W: Write> {
     threads: usize,
     cache: Cache,
     buf: Vec<u8>,
-    /// The piece being filled holds entries to store, not to compress.
-    stored: bool,
+    /// What the piece being filled holds.
+    content: Content,
     pending: VecDeque<Pending>,
     /// Uncompressed bytes of the pieces given to the workers and not written yet.
     in_flight: usize,
@@ -466,7 +510,7 @@ impl<W: Write> Encoder<W> {
             threads: threads.max(1) as usize,
             cache,
             buf: Vec::with_capacity(MAX_PIECE),
-            stored: false,
+            content: Content::Plain,
             pending: VecDeque::new(),
             in_flight: 0,
             records: Vec::new(),
@@ -478,10 +522,10 @@ impl<W: Write> Encoder<W> {
     /// An archive entry named `path` starts here: a piece ends before it when the
     /// path says so (see the module's description).
     pub fn entry(&mut self, path: &str) -> io::Result<()> {
-        if !self.buf.is_empty() && (self.stored || path_hash(path).is_multiple_of(CUT_EVERY)) {
+        if !self.buf.is_empty() && (self.content != Content::Plain || path_hash(path).is_multiple_of(CUT_EVERY)) {
             self.cut()?;
         }
-        self.stored = false;
+        self.content = Content::Plain;
         Ok(())
     }
 
@@ -491,10 +535,23 @@ impl<W: Write> Encoder<W> {
     /// piece ends where the first entry to compress starts (or after
     /// [`MAX_PIECE`] bytes), so where it ends depends on the content too.
     pub fn stored_entry(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() && !self.stored {
+        self.special_entry(Content::Stored)
+    }
+
+    /// An archive entry starts here that is x86 or x86-64 machine code (an ELF
+    /// file of those machines, see [`crate::stage::x86_code`]): it goes into a
+    /// piece of such entries, which xz compresses with its x86 filter (about 3 %
+    /// smaller and 7 % faster on Node.js than without). Where that piece ends
+    /// depends on the content, as for stored entries.
+    pub fn x86_entry(&mut self) -> io::Result<()> {
+        self.special_entry(Content::X86)
+    }
+
+    fn special_entry(&mut self, content: Content) -> io::Result<()> {
+        if !self.buf.is_empty() && self.content != content {
             self.cut()?;
         }
-        self.stored = true;
+        self.content = content;
         Ok(())
     }
 
@@ -511,7 +568,7 @@ impl<W: Write> Encoder<W> {
             let key: [u8; 32] = {
                 let mut h = sha2::Sha256::new();
                 h.update(self.codec.id());
-                h.update([u8::from(self.stored)]);
+                h.update([self.content as u8]);
                 h.update(&data);
                 h.finalize().into()
             };
@@ -526,13 +583,13 @@ impl<W: Write> Encoder<W> {
             None => {
                 // The job holds the counts, not the cache: the pool must not be
                 // dropped, and wait for itself, on one of its own threads.
-                let (codec, stored, counts, len) = (self.codec, self.stored, Arc::clone(&self.cache.inner.counts), data.len());
+                let (codec, content, counts, len) = (self.codec, self.content, Arc::clone(&self.cache.inner.counts), data.len());
                 let (tx, rx) = mpsc::sync_channel(1);
                 self.cache.pool(self.threads).run(Box::new(move || {
                     let mut compressed = false;
                     let mut compress = || {
                         compressed = true;
-                        if stored { codec.store(&data) } else { codec.compress(&data) }.map(Arc::new).map_err(|e| e.to_string())
+                        codec.encode(content, &data).map(Arc::new).map_err(|e| e.to_string())
                     };
                     // Whoever comes first compresses; the others wait for its result.
                     let done = match &slot {
@@ -649,6 +706,8 @@ mod tests {
         for (path, bytes) in entries {
             if crate::stage::compressed_format(path) {
                 w.stored_entry().unwrap();
+            } else if crate::stage::x86_code(bytes) {
+                w.x86_entry().unwrap();
             } else {
                 w.entry(path).unwrap();
             }
@@ -709,6 +768,47 @@ mod tests {
         assert_eq!(crc64(b"123456789"), 0x995d_c9bb_df19_39fa);
         assert_eq!(crc64(b""), 0);
         assert!(Encoder::new(Vec::new(), Codec::Xz(10), 1, Cache::new()).is_err());
+    }
+
+    /// An x86-64 ELF file of `len` bytes whose code calls a few functions from
+    /// everywhere (`call rel32`, whose operand the x86 filter makes absolute).
+    fn x86_file(seed: u64, len: usize) -> Vec<u8> {
+        let mut f = data(seed, len.max(64));
+        f[..20].copy_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0\x3e\0");
+        for at in (64..f.len().saturating_sub(5)).step_by(16) {
+            let target = [0x1000i64, 0x8000, 0x20000][at % 3];
+            f[at] = 0xe8;
+            f[at + 1..at + 5].copy_from_slice(&((target - (at as i64 + 5)) as i32).to_le_bytes());
+        }
+        f.truncate(len.max(20));
+        f
+    }
+
+    #[test]
+    fn x86_entries_are_read_back_and_filtered_by_xz_only() {
+        let text = |i: u64| (format!("/usr/lib/f{i}.js"), data(i, 30_000));
+        let code = |i: u64, len: usize| (format!("/usr/lib/c{i}.node"), x86_file(i, len));
+        let shapes: Vec<Vec<(String, Vec<u8>)>> = vec![
+            vec![code(1, 70_000)],
+            vec![code(1, 20), text(2), code(3, 1000)],
+            vec![text(1), code(2, 65_536), code(3, 65_537), text(4)],
+            vec![text(1), code(2, MAX_PIECE + 70_000), text(3)],
+        ];
+        for codec in CODECS {
+            for entries in &shapes {
+                let whole: Vec<u8> = entries.iter().flat_map(|(_, b)| b.clone()).collect();
+                assert_eq!(decode(codec, &encode(codec, entries, 2, &Cache::new())), whole, "{codec:?}");
+            }
+        }
+        // xz: a block of its own whose header names the x86 filter (ID 4) before
+        // LZMA2 (0x21), and the calls compress better for it.
+        let code = x86_file(1, 1 << 20);
+        let piece = Codec::Xz(1).encode(Content::X86, &code).unwrap();
+        assert_eq!((piece.bytes[1] & 3, piece.bytes[2], piece.bytes[4]), (1, 0x04, 0x21), "block header {:02x?}", &piece.bytes[..8]);
+        let plain = Codec::Xz(1).encode(Content::Plain, &code).unwrap();
+        assert!(piece.bytes.len() < plain.bytes.len() * 9 / 10, "x86 filter {} bytes, without {}", piece.bytes.len(), plain.bytes.len());
+        // deflate has no filter: the same piece either way.
+        assert_eq!(Codec::Gzip(6).encode(Content::X86, &code).unwrap().bytes, Codec::Gzip(6).encode(Content::Plain, &code).unwrap().bytes);
     }
 
     #[test]

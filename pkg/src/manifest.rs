@@ -738,7 +738,7 @@ mod tests {
             ("group = \"System Environment/Daemons\"", "group = \"\"", "rpm.group"),
             ("compression = { format = \"xz\", level = 1 }", "compression = { format = \"zstd\", level = 2 }", "deb.compression.format"),
             ("compression = { format = \"xz\", level = 1 }", "compression = { format = \"xz\", level = 10 }", "deb.compression.level"),
-            ("compression = { format = \"zstd\", level = 12 }", "compression = { format = \"zstd\", level = 0 }", "rpm.compression.level"),
+            ("compression = { format = \"zstd\", level = 10 }", "compression = { format = \"zstd\", level = 0 }", "rpm.compression.level"),
         ];
         for (from, to, key) in cases {
             let text = real();

@@ -318,6 +318,16 @@ pub fn compressed_format(path: &str) -> bool {
     file_name(path).rsplit_once('.').is_some_and(|(_, ext)| EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e)))
 }
 
+/// Whether a file's bytes are x86 or x86-64 machine code: an ELF file, little
+/// endian, for either machine (Node.js and the native npm packages of the
+/// linux-x64 target, 152 of its 275 MiB). Decided by the content alone, so a
+/// file that two architectures' archives both hold is treated alike in both.
+pub fn x86_code(bytes: &[u8]) -> bool {
+    // e_ident: magic, class (any), data 1 = little endian; e_machine at 18:
+    // 3 = EM_386, 62 = EM_X86_64.
+    bytes.len() >= 20 && bytes[..4] == *b"\x7fELF" && bytes[5] == 1 && matches!(u16::from_le_bytes([bytes[18], bytes[19]]), 3 | 62)
+}
+
 /// What is after a path's last `/`.
 pub(crate) fn file_name(path: &str) -> &str {
     path.rsplit_once('/').map_or(path, |(_, name)| name)
@@ -388,6 +398,17 @@ mod tests {
         let order: Vec<&str> = s.iter_packed(&own).into_iter().filter(|(_, e)| matches!(e.kind, Kind::File(_))).map(|(p, _)| p).collect();
         assert_eq!(order, ["/a/c.js", "/a/e.png.js", "/a/b.png", "/a/d.WOFF2", "/a/x64/g.node", "/a/x64/f.png"]);
         assert!(compressed_format("/x/y.jpeg") && !compressed_format("/x/png") && !compressed_format("/x.png/y"));
+        let elf = |class: u8, data: u8, machine: u16| {
+            let mut h = b"\x7fELF".to_vec();
+            h.extend([class, data, 1]);
+            h.resize(18, 0);
+            h.extend(if data == 1 { machine.to_le_bytes() } else { machine.to_be_bytes() });
+            h
+        };
+        assert!(x86_code(&elf(2, 1, 62)) && x86_code(&elf(1, 1, 3)));
+        // aarch64, big-endian x86-64 (no such thing), too short, not ELF.
+        assert!(!x86_code(&elf(2, 1, 183)) && !x86_code(&elf(2, 2, 62)) && !x86_code(&elf(2, 1, 62)[..19]));
+        assert!(!x86_code(b"#!/bin/sh\nexec node \"$@\"\n"));
     }
 
     #[test]

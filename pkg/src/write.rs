@@ -98,8 +98,8 @@ pub(crate) fn tar_bytes<W: Write>(tar: &mut tar::Builder<W>, path: &str, bytes: 
 
 /// Streams every entry of the stage into a tar archive, paths as `./usr/...`, owned
 /// by root, in [`Stage::iter_packed`]'s order (the entries `own` names last), telling the encoder
-/// where each entry starts, and which to store rather than compress (a
-/// [`crate::stage::compressed_format`]). Calls `digest(path, md5)` for every regular file,
+/// where each entry starts, which to store rather than compress (a
+/// [`crate::stage::compressed_format`]) and which is x86 code ([`crate::stage::x86_code`]). Calls `digest(path, md5)` for every regular file,
 /// in the same order, once all are written. A file is read whole, then written
 /// and handed to [`Md5Lanes`], which hashes sixteen at a time.
 pub(crate) fn tar_stage<W: Write>(
@@ -114,9 +114,27 @@ pub(crate) fn tar_stage<W: Write>(
     let mut md5 = Md5Lanes::new();
     let mut files = Vec::new();
     for (path, entry) in stage.iter_packed(own) {
+        // A file from disk is read whole before its entry starts: its first bytes
+        // say whether it is x86 code.
+        let read = match &entry.kind {
+            Kind::File(Source::Disk(src)) => {
+                // One byte more than staged: a file that grew is caught too.
+                let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+                File::open(src).and_then(|f| f.take(entry.size + 1).read_to_end(&mut bytes)).map_err(|e| Error::io(src, e))?;
+                if bytes.len() as u64 != entry.size {
+                    return Err(Error::input(src, "changed size while the package was written"));
+                }
+                Some(bytes)
+            }
+            _ => None,
+        };
         let encoder = tar.get_mut();
-        if matches!(entry.kind, Kind::File(_)) && crate::stage::compressed_format(path) { encoder.stored_entry() } else { encoder.entry(path) }
-            .map_err(|e| Error::io(Path::new(path), e))?;
+        match (&entry.kind, &read) {
+            (Kind::File(_), _) if crate::stage::compressed_format(path) => encoder.stored_entry(),
+            (_, Some(bytes)) if crate::stage::x86_code(bytes) => encoder.x86_entry(),
+            _ => encoder.entry(path),
+        }
+        .map_err(|e| Error::io(Path::new(path), e))?;
         let name = format!(".{path}");
         match &entry.kind {
             Kind::Dir => {
@@ -133,12 +151,7 @@ pub(crate) fn tar_stage<W: Write>(
                 files.push(path);
             }
             Kind::File(Source::Disk(src)) => {
-                // One byte more than staged: a file that grew is caught too.
-                let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
-                File::open(src).and_then(|f| f.take(entry.size + 1).read_to_end(&mut bytes)).map_err(|e| Error::io(src, e))?;
-                if bytes.len() as u64 != entry.size {
-                    return Err(Error::input(src, "changed size while the package was written"));
-                }
+                let bytes = read.expect("read above");
                 let mut h = header(tar::EntryType::Regular, entry.mode, entry.size, mtime);
                 tar.append_data(&mut h, &name, &bytes[..]).map_err(|e| Error::io(src, e))?;
                 md5.push(files.len(), bytes);

@@ -77,6 +77,7 @@ pub fn run(args: &Args) -> Result<()> {
         crate::sbom_checks::check(&sh, &crate::root().join("target/dist"))
     })?;
     report.check("the amd64 and arm64 .deb, and .rpm, begin with the same compressed bytes", || checks::shared_payloads(&sh, &built))?;
+    report.check("xz lists the amd64 .deb's x86 code in blocks with its x86 filter, the arm64 .deb's without", || checks::x86_filters(&sh, &built))?;
     report.check("reproducible: all six built again apart, byte-identical to the build that shared compressed pieces", || checks::reproducible(&first))?;
     // The repositories of those packages, fresh (not target/repo, which
     // accumulates releases), read back by apt's, rpm's and dnf's own tools.

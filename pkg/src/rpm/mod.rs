@@ -201,9 +201,9 @@ fn package(m: &Manifest, target: Target, stage: &Stage, templates: &Templates, o
     Ok(pkg)
 }
 
-/// The payload compression: the manifest's, or zstd 12 (the shipped setting) without an `[rpm]` table.
+/// The payload compression: the manifest's, or zstd 10 (the shipped setting) without an `[rpm]` table.
 pub fn compression(m: &Manifest) -> Compression {
-    m.rpm.as_ref().map_or(Compression { format: Compressor::Zstd, level: 12 }, |r| r.compression)
+    m.rpm.as_ref().map_or(Compression { format: Compressor::Zstd, level: 10 }, |r| r.compression)
 }
 
 /// Directories the package owns, with everything below them.
