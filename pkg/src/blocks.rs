@@ -74,36 +74,17 @@ impl Codec {
         }
     }
 
-    fn compress(self, data: &[u8]) -> io::Result<Piece> {
-        match self {
-            Codec::Xz(level) => xz_block(data, level),
-            Codec::Gzip(level) => deflate_piece(data, level),
-        }
-    }
-
-    /// The piece's bytes as they are, in the format's stored form: xz's LZMA2
-    /// uncompressed chunks, deflate's stored blocks.
-    fn store(self, data: &[u8]) -> io::Result<Piece> {
-        match self {
-            Codec::Xz(level) => Ok(xz_stored_block(data, level)),
-            Codec::Gzip(_) => deflate_piece(data, 0),
-        }
-    }
-
-    /// A piece of x86 machine code: xz puts its BCJ filter before LZMA2 (as
-    /// `xz --x86` does); deflate has no such filter and compresses it as any piece.
-    fn compress_x86(self, data: &[u8]) -> io::Result<Piece> {
-        match self {
-            Codec::Xz(level) => xz_block_x86(data, level),
-            Codec::Gzip(level) => deflate_piece(data, level),
-        }
-    }
-
+    /// A piece as `content` says: compressed with the codec's settings; stored
+    /// (xz's LZMA2 uncompressed chunks, deflate's stored blocks); or, for x86
+    /// machine code, xz with its BCJ filter before LZMA2 (as `xz --x86` does;
+    /// deflate has no such filter and compresses it as any piece).
     fn encode(self, content: Content, data: &[u8]) -> io::Result<Piece> {
-        match content {
-            Content::Plain => self.compress(data),
-            Content::Stored => self.store(data),
-            Content::X86 => self.compress_x86(data),
+        match (self, content) {
+            (Codec::Xz(level), Content::Stored) => Ok(xz_stored_block(data, level)),
+            (Codec::Gzip(_), Content::Stored) => deflate_piece(data, 0),
+            (Codec::Xz(level), Content::X86) => xz_block_x86(data, level),
+            (Codec::Xz(level), Content::Plain) => xz_block(data, level),
+            (Codec::Gzip(level), Content::Plain | Content::X86) => deflate_piece(data, level),
         }
     }
 

@@ -269,8 +269,8 @@ const SHARED_FRAME_MIN: usize = 100 << 20;
 /// independent pieces: there the whole first frame (where libzstd says it ends)
 /// must be the same, and unpack to most of the shared files.
 pub fn shared_payloads(sh: &Shell, built: &[PathBuf]) -> Result<()> {
-    let find = |suffix: &str| built.iter().find(|p| p.to_string_lossy().ends_with(suffix)).with_context(|| format!("no *{suffix} was built"));
-    let data = |deb: &Path| -> Result<Vec<u8>> { Ok(cmd!(sh, "ar p {deb} data.tar.xz").quiet().output()?.stdout) };
+    let find = |suffix| built_with(built, suffix);
+    let data = |deb| deb_data(sh, deb);
     let payload = |rpm: &Path| -> Result<Vec<u8>> { Ok(rpm::Package::open(rpm).map_err(|e| anyhow::anyhow!("{}: {e}", rpm.display()))?.payload) };
     let same = |what: &str, a: &[u8], b: &[u8]| -> Result<usize> {
         let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
@@ -311,9 +311,9 @@ const X86_BLOCKS_MIN: u64 = 120 << 20;
 pub fn x86_filters(sh: &Shell, built: &[PathBuf]) -> Result<()> {
     let dir = tempdir("x86-filters")?;
     for (suffix, least) in [("_amd64.deb", X86_BLOCKS_MIN), ("_arm64.deb", 0)] {
-        let deb = built.iter().find(|p| p.to_string_lossy().ends_with(suffix)).with_context(|| format!("no *{suffix} was built"))?;
+        let deb = built_with(built, suffix)?;
         let data = dir.join(format!("data{suffix}.tar.xz"));
-        std::fs::write(&data, cmd!(sh, "ar p {deb} data.tar.xz").quiet().output()?.stdout).with_context(|| format!("writing {}", data.display()))?;
+        std::fs::write(&data, deb_data(sh, deb)?).with_context(|| format!("writing {}", data.display()))?;
         let list = cmd!(sh, "xz --robot --list -vv {data}").quiet().read().with_context(|| format!("xz --list of {}'s data.tar.xz", deb.display()))?;
         let (mut x86, mut blocks) = (0u64, 0usize);
         for line in list.lines().filter(|l| l.starts_with("block\t")) {
@@ -335,6 +335,16 @@ pub fn x86_filters(sh: &Shell, built: &[PathBuf]) -> Result<()> {
         eprintln!("    {}: {blocks} blocks, {:.1} MiB in blocks with the x86 filter", deb.display(), x86 as f64 / 1048576.0);
     }
     std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))
+}
+
+/// The built artifact whose name ends with `suffix`.
+pub fn built_with<'a>(built: &'a [PathBuf], suffix: &str) -> Result<&'a PathBuf> {
+    built.iter().find(|p| p.to_string_lossy().ends_with(suffix)).with_context(|| format!("no *{suffix} was built"))
+}
+
+/// A .deb's data.tar.xz, as binutils' `ar` takes it out.
+fn deb_data(sh: &Shell, deb: &Path) -> Result<Vec<u8>> {
+    Ok(cmd!(sh, "ar p {deb} data.tar.xz").quiet().output().with_context(|| format!("ar p {} data.tar.xz", deb.display()))?.stdout)
 }
 
 fn sbom(artifact: &Path) -> PathBuf {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use pkg::Target;
 use xshell::{cmd, Shell};
 
@@ -65,9 +65,7 @@ pub fn run(args: &Args) -> Result<()> {
     // The real packages, from the real payload: every target and format.
     let first = crate::dist::build(&crate::dist::Args::default())?;
     let built = first.paths.clone();
-    let find = |suffix: &str| -> Result<PathBuf> {
-        built.iter().find(|p| p.to_string_lossy().ends_with(suffix)).cloned().with_context(|| format!("no *{suffix} was built"))
-    };
+    let find = |suffix: &str| -> Result<PathBuf> { checks::built_with(&built, suffix).cloned() };
     let deb = find("_amd64.deb")?;
     report.check("real amd64 .deb read back by dpkg-deb", || checks::deb_contents(&sh, &deb, Target::LinuxX64))?;
     report.check("real arm64 .deb holds only aarch64 binaries", || checks::deb_contents(&sh, &find("_arm64.deb")?, Target::LinuxArm64))?;
